@@ -1,0 +1,1 @@
+"""The Streamlit monitoring dashboard (planned, not yet implemented); its pages will read the run store."""

@@ -1,0 +1,42 @@
+"""Rich progress display for long commands: a status line for loading and a bar over tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+Notify = Callable[[str], None]
+Advance = Callable[[int, int, str], None]
+
+
+@contextmanager
+def task_progress(*, console: Console, quiet: bool) -> Iterator[tuple[Notify, Advance]]:
+    """Show a spinner with status messages and a bar that advances per task.
+
+    Args:
+        console: where to draw (stderr, so stdout stays clean for ``--json``).
+        quiet: draw nothing.
+
+    Yields:
+        ``(notify, advance)``: ``notify(message)`` sets the status text; ``advance(done, total, name)`` moves
+        the task bar.
+    """
+    if quiet:
+        yield (lambda message: None), (lambda done, total, name: None)
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("starting", total=None)
+
+        def notify(message: str) -> None:
+            progress.update(bar, description=message)
+
+        def advance(done: int, total: int, name: str) -> None:
+            progress.update(bar, completed=done, total=total,
+                            description="tasks done" if done == total else f"task {name}")
+
+        yield notify, advance

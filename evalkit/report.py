@@ -1,0 +1,154 @@
+"""Human-readable views of a Scorecard: Markdown, HTML with a per-task plot, and a terminal table."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+from evalkit.scorecard import Metric, Scorecard, TaskResult
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def metric_rows(scorecard: Scorecard) -> list[list[str]]:
+    """Return one table row per task metric: task, metric, filter, value, stderr, n, shots, cached-from."""
+    return [
+        [result.name, metric.name, metric.filter, _fmt(metric.value), _fmt(metric.stderr), str(metric.n),
+         str(result.settings.num_fewshot), result.cached_from or ""]
+        for result in scorecard.tasks for metric in result.metrics
+    ]
+
+
+METRIC_HEADER = ["task", "metric", "filter", "value", "stderr", "n", "shots", "cached from"]
+
+
+def _seed_rows(scorecard: Scorecard) -> list[list[str]]:
+    seed = scorecard.seed_metrics
+    rows = [[f"perplexity ({p.source})", _fmt(p.token_perplexity, 3), _fmt(p.cross_entropy),
+             _fmt(p.cross_entropy_stderr), str(p.n)] for p in seed.perplexity]
+    rows += [[f"prompt perplexity ({p.source})", _fmt(p.token_perplexity, 3), _fmt(p.cross_entropy),
+              _fmt(p.cross_entropy_stderr), str(p.n)] for p in seed.prompt_perplexity]
+    rows += [[f"generation uncertainty ({u.task})", f"entropy {_fmt(u.mean_entropy)}", _fmt(u.mean_nll),
+              _fmt(u.mean_nll_stderr), str(u.n)] for u in seed.uncertainty]
+    rows += [[f"factuality ({f.task}.{f.metric})", _fmt(f.value), "", _fmt(f.stderr), str(f.n)]
+             for f in seed.factuality]
+    return rows
+
+
+SEED_HEADER = ["seed metric", "value", "NLL/token (nats)", "stderr", "n"]
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _header_lines(scorecard: Scorecard) -> list[str]:
+    checkpoint = scorecard.checkpoint
+    return [
+        f"run `{scorecard.run_id}` at {scorecard.created_at:%Y-%m-%d %H:%M:%S %Z}",
+        f"checkpoint `{checkpoint.spec}` ({checkpoint.kind}, {checkpoint.dtype}, backend {checkpoint.backend})",
+        f"fingerprint `{checkpoint.fingerprint}`",
+        f"suite `{scorecard.suite or '-'}`; device {scorecard.environment.device}; "
+        f"total {scorecard.timings.get('total', 0.0):.1f} s",
+    ]
+
+
+def to_markdown(scorecard: Scorecard) -> str:
+    """Render a scorecard as Markdown (suitable for a PR comment).
+
+    Args:
+        scorecard: the scorecard.
+
+    Returns:
+        The Markdown text.
+    """
+    parts = ["# evalkit scorecard", "", *[f"- {line}" for line in _header_lines(scorecard)], "",
+             "## Tasks", "", _md_table(METRIC_HEADER, metric_rows(scorecard))]
+    seed = _seed_rows(scorecard)
+    if seed:
+        parts += ["", "## Seed metrics", "", _md_table(SEED_HEADER, seed)]
+    return "\n".join(parts) + "\n"
+
+
+def _primary_metric(result: TaskResult) -> Metric | None:
+    return next((metric for metric in result.metrics if metric.value is not None), None)
+
+
+def plot_png(scorecard: Scorecard) -> bytes:
+    """Draw each task's first metric with a ±1 stderr error bar, as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = [(result.name, metric) for result in scorecard.tasks if (metric := _primary_metric(result))]
+    figure, axes = plt.subplots(figsize=(8, 0.35 * len(pairs) + 1.2))
+    names = [f"{name} ({metric.name})" for name, metric in pairs]
+    axes.barh(names, [metric.value or 0.0 for _, metric in pairs],
+              xerr=[metric.stderr or 0.0 for _, metric in pairs], color="#4c72b0", capsize=3)
+    axes.invert_yaxis()
+    axes.set_xlabel("score (±1 standard error)")
+    axes.set_title(f"{scorecard.checkpoint.spec}: {scorecard.run_id}", fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def to_html(scorecard: Scorecard, png: bytes) -> str:
+    """Render a scorecard as a standalone HTML page with its tables and the per-task plot.
+
+    Args:
+        scorecard: the scorecard.
+        png: the plot from :func:`plot_png`.
+
+    Returns:
+        The HTML document.
+    """
+    image = base64.b64encode(png).decode("ascii")
+    header = "".join(f"<li>{html.escape(line)}</li>" for line in _header_lines(scorecard))
+    seed = _seed_rows(scorecard)
+    seed_html = f"<h2>Seed metrics</h2>{_html_table(SEED_HEADER, seed)}" if seed else ""
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>evalkit {html.escape(scorecard.run_id)}"
+            f"</title><style>{style}</style></head><body><h1>evalkit scorecard</h1><ul>{header}</ul>"
+            f"<img alt='per-task scores with error bars' src='data:image/png;base64,{image}'>"
+            f"<h2>Tasks</h2>{_html_table(METRIC_HEADER, metric_rows(scorecard))}{seed_html}</body></html>")
+
+
+def print_scorecard(scorecard: Scorecard, console: object) -> None:
+    """Print the scorecard's tables to a rich console.
+
+    Args:
+        scorecard: the scorecard.
+        console: a ``rich.console.Console``.
+    """
+    from rich.table import Table
+
+    table = Table(title=f"evalkit scorecard: {scorecard.checkpoint.spec}")
+    for column in METRIC_HEADER:
+        table.add_column(column, justify="right" if column in ("value", "stderr", "n", "shots") else "left")
+    for row in metric_rows(scorecard):
+        table.add_row(*row)
+    console.print(table)  # type: ignore[attr-defined]
+    seed = _seed_rows(scorecard)
+    if seed:
+        seed_table = Table(title="seed metrics")
+        for column in SEED_HEADER:
+            seed_table.add_column(column)
+        for row in seed:
+            seed_table.add_row(*row)
+        console.print(seed_table)  # type: ignore[attr-defined]

@@ -1,0 +1,237 @@
+"""``evalkit score``: validate everything, load the model only if some task is not cached, run the tasks,
+and write the scorecard, items and reports into the run store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evalkit import cache, report, seed_metrics, store
+from evalkit.atomic import write_bytes_atomic, write_text_atomic
+from evalkit.checkpoints import Checkpoint, LoadedModel, load, resolve
+from evalkit.engine import TaskRun, data_sha256, effective_fewshot, prompt_sha256, run_task
+from evalkit.environment import capture_environment
+from evalkit.errors import SettingsError
+from evalkit.hashing import json_sha256
+from evalkit.items import write_items
+from evalkit.scorecard import CheckpointInfo, Scorecard, SeedMetrics, TaskSettings
+from evalkit.suites import SuiteEntry
+from evalkit.tasks_resolve import build_task_manager, load_tasks
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class ScoreOptions:
+    """Options of ``evalkit score``; names follow lm-eval's CLI. ``None`` keeps each task's (or suite's) value."""
+
+    limit: int | None = None
+    num_fewshot: int | None = None
+    batch_size: int | str = 1
+    device: str | None = None
+    dtype: str = "auto"
+    apply_chat_template: bool = False
+    seed: int = 1234
+    use_cache: bool = True
+    bootstrap_iters: int = 1000
+    ppl_data: Path | None = None
+    prompt_perplexity: bool = True
+
+
+@dataclass
+class _Planned:
+    entry: SuiteEntry
+    task: Any
+    settings: TaskSettings
+    hashes: tuple[str, str]
+    cached: cache.CachedTask | None = None
+    key: str = ""
+
+
+@dataclass
+class _Collected:
+    results: list = field(default_factory=list)
+    items: list = field(default_factory=list)
+    prompt_ppl: list = field(default_factory=list)
+    uncertainty: list = field(default_factory=list)
+
+
+def validate_options(options: ScoreOptions) -> None:
+    """Reject option values outside their range before anything runs."""
+    if options.limit is not None and options.limit <= 0:
+        raise SettingsError(f"--limit {options.limit} is not positive: give a number of items >= 1")
+    if options.num_fewshot is not None and options.num_fewshot < 0:
+        raise SettingsError(f"--num-fewshot {options.num_fewshot} is negative: give 0 or more")
+    if isinstance(options.batch_size, int) and options.batch_size <= 0:
+        raise SettingsError(f"--batch-size {options.batch_size} is not positive: give an int >= 1 or 'auto'")
+    if options.bootstrap_iters < 0:
+        raise SettingsError("--bootstrap-iters must be 0 or more")
+
+
+def _dtype_for_key(checkpoint: Checkpoint, options: ScoreOptions) -> str:
+    if checkpoint.kind == "openai":
+        return "remote"
+    from evalkit.checkpoints._load import default_device, resolve_dtype
+
+    return resolve_dtype(options.dtype, options.device or default_device())
+
+
+def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoint,
+          chat_template_sha: str | None) -> tuple[list[_Planned], Any]:
+    manager = build_task_manager([entry.task for entry in entries])
+    dtype = _dtype_for_key(checkpoint, options)
+    planned = []
+    for entry in entries:
+        for task in load_tasks(entry.task, manager).tasks.values():
+            settings = TaskSettings(
+                num_fewshot=effective_fewshot(task, options.num_fewshot if options.num_fewshot is not None
+                                              else entry.num_fewshot),
+                limit=options.limit if options.limit is not None else entry.limit, seed=options.seed,
+                apply_chat_template=options.apply_chat_template, chat_template_sha256=chat_template_sha,
+                fewshot_as_multiturn=options.apply_chat_template, gen_kwargs=entry.gen_kwargs,
+            )
+            hashes = (data_sha256(task), prompt_sha256(task))
+            key = cache.cache_key(checkpoint.fingerprint, dtype, task.config.task, hashes, settings)
+            use_cache = options.use_cache and checkpoint.kind != "openai"
+            planned.append(_Planned(entry, task, settings, hashes, cache.load_cached(key) if use_cache else None, key))
+    return planned, manager
+
+
+def _chat_template_sha(loaded: LoadedModel | None) -> str | None:
+    template = getattr(getattr(loaded, "tokenizer", None), "chat_template", None)
+    return json_sha256(template) if template else None
+
+
+def _run_planned(item: _Planned, loaded: LoadedModel, manager: Any, options: ScoreOptions,
+                 run_id: str) -> cache.CachedTask:
+    run: TaskRun = run_task(loaded.lm, item.task, manager, item.settings, bootstrap_iters=options.bootstrap_iters,
+                            hashes=item.hashes)
+    name = run.result.name
+    prompt_ppl, rows = None, []
+    if options.prompt_perplexity and run.prompts:
+        prompt_ppl, rows = seed_metrics.perplexity(loaded.lm, seed_metrics.prompt_sample(run.prompts),
+                                                   source=f"prompts:{name}")
+    uncertainty = None
+    if run.generations and loaded.model is not None:
+        uncertainty, uncertainty_rows = seed_metrics.generation_uncertainty(loaded.model, loaded.tokenizer, name,
+                                                                            run.generations)
+        rows += uncertainty_rows
+    return cache.CachedTask(run_id=run_id, result=run.result, items=run.items + rows,
+                            prompt_perplexity=prompt_ppl, uncertainty=uncertainty)
+
+
+def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite: str | None = None,
+          notify: Notify = lambda message: None, progress: Callable[[int, int, str], None] | None = None) -> Scorecard:
+    """Score a checkpoint on tasks and record the run.
+
+    Everything that can be checked without the model (options, checkpoint, tasks, datasets, text files) is
+    checked first; nothing enters the run store until the model has loaded.
+
+    Args:
+        spec: the checkpoint spec.
+        entries: the tasks with their per-task settings.
+        options: scoring options.
+        suite: the suite name, recorded in the scorecard.
+        notify: called with short status messages.
+        progress: called as ``progress(done, total, task_name)`` before each task and at the end.
+
+    Returns:
+        The saved :class:`Scorecard`.
+    """
+    started = time.perf_counter()
+    validate_options(options)
+    texts = seed_metrics.read_texts(options.ppl_data) if options.ppl_data else None
+    notify(f"resolving {spec}")
+    checkpoint = resolve(spec)
+    timings: dict[str, float] = {}
+    loaded = None
+    if options.apply_chat_template:
+        loaded = _load(checkpoint, options, notify, timings)
+    notify("loading tasks")
+    planned, manager = _plan(entries, options, checkpoint, _chat_template_sha(loaded))
+    if loaded is None and (texts or any(item.cached is None for item in planned)):
+        loaded = _load(checkpoint, options, notify, timings)
+    run_id = store.new_run_id(spec)
+    folder = store.start_run(run_id, spec, checkpoint.fingerprint, suite)
+    try:
+        collected = _collect(planned, loaded, manager, options, run_id, timings, progress)
+        seeds = SeedMetrics(prompt_perplexity=collected.prompt_ppl, uncertainty=collected.uncertainty,
+                            factuality=seed_metrics.factuality(collected.results))
+        if texts:
+            assert loaded is not None and options.ppl_data is not None
+            begun = time.perf_counter()
+            summary, rows = seed_metrics.perplexity(loaded.lm, texts, source=options.ppl_data.name)
+            seeds.perplexity.append(summary)
+            collected.items.extend(rows)
+            timings["perplexity"] = round(time.perf_counter() - begun, 3)
+        timings["total"] = round(time.perf_counter() - started, 3)
+        scorecard = Scorecard(
+            run_id=run_id, created_at=datetime.now(UTC), suite=suite,
+            checkpoint=_checkpoint_info(checkpoint, loaded, options),
+            environment=capture_environment(loaded.device if loaded else options.device or "cpu"),
+            tasks=collected.results, seed_metrics=seeds, timings=timings,
+            options={"batch_size": str(options.batch_size), "device": options.device, "use_cache": options.use_cache,
+                     "bootstrap_iters": options.bootstrap_iters}, items_path=str(folder / "items.jsonl"),
+        )
+        _write_run(folder, scorecard, collected.items)
+    except BaseException:
+        store.finish_run(run_id, "failed")
+        raise
+    store.finish_run(run_id)
+    return scorecard
+
+
+def _load(checkpoint: Checkpoint, options: ScoreOptions, notify: Notify, timings: dict[str, float]) -> LoadedModel:
+    notify(f"loading {checkpoint.spec} ({checkpoint.kind})")
+    begun = time.perf_counter()
+    loaded = load(checkpoint, dtype=options.dtype, device=options.device, batch_size=options.batch_size)
+    timings["load"] = round(time.perf_counter() - begun, 3)
+    return loaded
+
+
+def _collect(planned: list[_Planned], loaded: LoadedModel | None, manager: Any, options: ScoreOptions,
+             run_id: str, timings: dict[str, float], progress: Callable[[int, int, str], None] | None) -> _Collected:
+    collected = _Collected()
+    for index, item in enumerate(planned):
+        name = item.task.config.task
+        if progress:
+            progress(index, len(planned), name)
+        if item.cached is not None:
+            outcome = item.cached
+            outcome.result = outcome.result.model_copy(update={"cached_from": outcome.run_id})
+        else:
+            assert loaded is not None
+            outcome = _run_planned(item, loaded, manager, options, run_id)
+            if options.use_cache and loaded.backend != "openai":
+                cache.store_cached(item.key, outcome)
+        timings[f"task:{name}"] = outcome.result.seconds if item.cached is None else 0.0
+        collected.results.append(outcome.result)
+        collected.items.extend(outcome.items)
+        if outcome.prompt_perplexity:
+            collected.prompt_ppl.append(outcome.prompt_perplexity)
+        if outcome.uncertainty:
+            collected.uncertainty.append(outcome.uncertainty)
+    if progress:
+        progress(len(planned), len(planned), "done")
+    return collected
+
+
+def _checkpoint_info(checkpoint: Checkpoint, loaded: LoadedModel | None, options: ScoreOptions) -> CheckpointInfo:
+    dtype = loaded.dtype if loaded else _dtype_for_key(checkpoint, options)
+    backend = loaded.backend if loaded else ("openai" if checkpoint.kind == "openai" else "hf")
+    return CheckpointInfo(spec=checkpoint.spec, kind=checkpoint.kind, fingerprint=checkpoint.fingerprint,
+                          base_fingerprint=checkpoint.base.fingerprint if checkpoint.base else None,
+                          dtype=dtype, backend=backend)
+
+
+def _write_run(folder: Path, scorecard: Scorecard, items: list[dict[str, Any]]) -> None:
+    write_items(folder / "items.jsonl", items)
+    png = report.plot_png(scorecard)
+    write_bytes_atomic(folder / "scores.png", png)
+    write_text_atomic(folder / "report.md", report.to_markdown(scorecard))
+    write_text_atomic(folder / "report.html", report.to_html(scorecard, png))
+    scorecard.save(folder / "scorecard.json")

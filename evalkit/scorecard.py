@@ -1,0 +1,175 @@
+"""The Scorecard: every claim evalkit makes about a model, in one validated, versioned JSON document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit.atomic import write_text_atomic
+
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckpointInfo(_Strict):
+    """What was scored."""
+
+    spec: str = Field(description="The checkpoint spec as the user gave it.")
+    kind: str = Field(description="embedded, hf_dir, hub, adapter, gguf or openai.")
+    fingerprint: str = Field(description="sha256 over the checkpoint's config and weight files.")
+    base_fingerprint: str | None = Field(default=None, description="For adapters, the base model's fingerprint.")
+    dtype: str = Field(description="The dtype the weights ran in, or 'remote'.")
+    backend: str = Field(description="The lm-eval model backend that ran the tasks.")
+
+
+class Environment(_Strict):
+    """Where it was scored."""
+
+    python: str
+    platform: str
+    device: str
+    torch_threads: int
+    packages: dict[str, str] = Field(description="Versions of the packages that shape the numbers.")
+
+
+class Metric(_Strict):
+    """One metric of one task: value with its standard error and sample size."""
+
+    name: str
+    filter: str = Field(description="lm-eval filter the metric was computed after ('none' if no filter).")
+    value: float | None
+    stderr: float | None = Field(description="Standard error; None where lm-eval gives none.")
+    n: int = Field(description="Number of items the value is computed over.")
+    higher_is_better: bool | None = None
+
+
+class TaskSettings(_Strict):
+    """The settings a task ran with; part of the cache key."""
+
+    num_fewshot: int
+    limit: int | float | None
+    seed: int
+    apply_chat_template: bool
+    chat_template_sha256: str | None = None
+    fewshot_as_multiturn: bool = False
+    gen_kwargs: dict[str, int | float | str | bool] | None = None
+
+
+class TaskResult(_Strict):
+    """The result of one lm-eval task."""
+
+    name: str
+    version: str | None
+    output_type: str
+    data_sha256: str = Field(description="sha256 over the evaluated documents.")
+    prompt_sha256: str = Field(description="sha256 over the prompt template and task settings of lm-eval's config.")
+    settings: TaskSettings
+    metrics: list[Metric]
+    seconds: float
+    cached_from: str | None = Field(default=None, description="Run id whose stored result was reused, if any.")
+
+
+class Perplexity(_Strict):
+    """Cross-entropy and perplexity of the model on a text source."""
+
+    source: str
+    n: int = Field(description="Number of documents.")
+    tokens: int
+    bytes: int
+    cross_entropy: float = Field(description="Mean negative log-likelihood per token, in nats.")
+    cross_entropy_stderr: float | None = Field(description="Standard error of the per-document mean NLL/token.")
+    token_perplexity: float
+    byte_perplexity: float
+    bits_per_byte: float
+
+
+class Uncertainty(_Strict):
+    """Token-level uncertainty of a task's generations."""
+
+    task: str
+    n: int = Field(description="Number of generations.")
+    tokens: int = Field(description="Generated tokens scored.")
+    mean_nll: float = Field(description="Mean negative log-prob of generated tokens (nats).")
+    mean_nll_stderr: float | None
+    mean_entropy: float = Field(description="Mean entropy of the next-token distribution at generated tokens (nats).")
+    mean_entropy_stderr: float | None
+
+
+class Factuality(_Strict):
+    """Factuality as measured by TruthfulQA-style tasks in this run."""
+
+    task: str
+    metric: str
+    value: float
+    stderr: float | None
+    n: int
+
+
+class SeedMetrics(_Strict):
+    """The model-level metrics of the fine-tuning guide's checklist."""
+
+    perplexity: list[Perplexity] = Field(default_factory=list)
+    prompt_perplexity: list[Perplexity] = Field(default_factory=list)
+    uncertainty: list[Uncertainty] = Field(default_factory=list)
+    factuality: list[Factuality] = Field(default_factory=list)
+
+
+class Scorecard(_Strict):
+    """A full record of one scoring run."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    created_at: datetime
+    suite: str | None
+    checkpoint: CheckpointInfo
+    environment: Environment
+    tasks: list[TaskResult]
+    seed_metrics: SeedMetrics = Field(default_factory=SeedMetrics)
+    options: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="Run-wide options that do not change results (batch size, device).")
+    timings: dict[str, float] = Field(description="Seconds spent in load, each task, seed metrics and total.")
+    items_path: str = Field(description="items.jsonl beside the scorecard: one row per item and metric.")
+
+    def metric(self, task: str, name: str, filter_name: str | None = None) -> Metric:
+        """Return one metric, e.g. ``scorecard.metric("evalkit_arc_easy", "acc")``.
+
+        Args:
+            task: the task name.
+            name: the metric name.
+            filter_name: the filter; ``None`` takes the first filter that has the metric.
+
+        Returns:
+            The :class:`Metric`.
+        """
+        for result in self.tasks:
+            if result.name != task:
+                continue
+            for metric in result.metrics:
+                if metric.name == name and filter_name in (None, metric.filter):
+                    return metric
+        raise KeyError(f"{task}.{name}")
+
+    def save(self, path: Path) -> None:
+        """Write the scorecard as indented JSON, atomically.
+
+        Args:
+            path: the destination file.
+        """
+        write_text_atomic(path, self.model_dump_json(indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Scorecard:
+        """Read and validate a scorecard file.
+
+        Args:
+            path: a ``scorecard.json``.
+
+        Returns:
+            The validated :class:`Scorecard`.
+        """
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
