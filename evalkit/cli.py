@@ -51,7 +51,7 @@ def score(
     tasks: Annotated[str | None, typer.Option(help="Comma-separated lm-eval task/group names or task YAML paths.")] = None,
     limit: Annotated[int | None, typer.Option(help="Score at most this many items per task.")] = None,
     num_fewshot: Annotated[int | None, typer.Option("--num-fewshot", help="Few-shot examples per item.")] = None,
-    batch_size: Annotated[str, typer.Option("--batch-size", help="An int, or auto.")] = "1",
+    batch_size: Annotated[str, typer.Option("--batch-size", help="An int, or auto.")] = "8",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:0, ... (default: cuda if present).")] = None,
     dtype: Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")] = "auto",
     apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template",
@@ -62,6 +62,8 @@ def score(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run tasks even when results are stored.")] = False,
     bootstrap_iters: Annotated[int, typer.Option("--bootstrap-iters", help="Bootstrap resamples for stderr of "
                                                                            "non-mean metrics.")] = 1000,
+    prompt_ppl_sample: Annotated[int, typer.Option("--prompt-ppl-sample", help="Prompts per task for prompt "
+                                                                              "perplexity (0: off).")] = 10,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard JSON on stdout.")] = False,
 ) -> None:
@@ -81,7 +83,7 @@ def score(
             raise EvalkitError("--tasks is empty: give at least one task name")
     options = ScoreOptions(limit=limit, num_fewshot=num_fewshot, batch_size=_batch_size(batch_size), device=device,
                            dtype=dtype, apply_chat_template=apply_chat_template, seed=seed, use_cache=not no_cache,
-                           bootstrap_iters=bootstrap_iters, ppl_data=ppl_data)
+                           bootstrap_iters=bootstrap_iters, ppl_data=ppl_data, prompt_ppl_sample=prompt_ppl_sample)
     quiet = quiet or as_json
     _quiet_libraries(quiet)
     from evalkit.progress import task_progress

@@ -31,7 +31,7 @@ class ScoreOptions:
 
     limit: int | None = None
     num_fewshot: int | None = None
-    batch_size: int | str = 1
+    batch_size: int | str = 8
     device: str | None = None
     dtype: str = "auto"
     apply_chat_template: bool = False
@@ -39,7 +39,7 @@ class ScoreOptions:
     use_cache: bool = True
     bootstrap_iters: int = 1000
     ppl_data: Path | None = None
-    prompt_perplexity: bool = True
+    prompt_ppl_sample: int = 10
 
 
 @dataclass
@@ -68,6 +68,8 @@ def validate_options(options: ScoreOptions) -> None:
         raise SettingsError(f"--num-fewshot {options.num_fewshot} is negative: give 0 or more")
     if isinstance(options.batch_size, int) and options.batch_size <= 0:
         raise SettingsError(f"--batch-size {options.batch_size} is not positive: give an int >= 1 or 'auto'")
+    if options.prompt_ppl_sample < 0:
+        raise SettingsError("--prompt-ppl-sample must be 0 (off) or more")
     if options.bootstrap_iters < 0:
         raise SettingsError("--bootstrap-iters must be 0 or more")
 
@@ -112,8 +114,9 @@ def _run_planned(item: _Planned, loaded: LoadedModel, manager: Any, options: Sco
                             hashes=item.hashes)
     name = run.result.name
     prompt_ppl, rows = None, []
-    if options.prompt_perplexity and run.prompts:
-        prompt_ppl, rows = seed_metrics.perplexity(loaded.lm, seed_metrics.prompt_sample(run.prompts),
+    if options.prompt_ppl_sample and run.prompts:
+        sample = seed_metrics.prompt_sample(run.prompts, options.prompt_ppl_sample)
+        prompt_ppl, rows = seed_metrics.perplexity(loaded.lm, sample,
                                                    source=f"prompts:{name}")
     uncertainty = None
     if run.generations and loaded.model is not None:

@@ -15,7 +15,6 @@ from evalkit.scorecard import Factuality, Perplexity, TaskResult, Uncertainty
 if TYPE_CHECKING:
     from lm_eval.api.model import LM
 
-PROMPT_SAMPLE = 100
 FACTUALITY_METRICS = {"truthfulqa_mc2": "acc", "truthfulqa_mc1": "acc", "evalkit_truthfulqa_mc2": "acc",
                       "evalkit_truthfulqa_mc1": "acc"}
 
@@ -86,9 +85,9 @@ def perplexity(lm: LM, texts: list[str], *, source: str) -> tuple[Perplexity, li
     return summary, rows
 
 
-def prompt_sample(prompts: list[str]) -> list[str]:
-    """Return the first :data:`PROMPT_SAMPLE` distinct prompts, in order."""
-    return list(dict.fromkeys(prompts))[:PROMPT_SAMPLE]
+def prompt_sample(prompts: list[str], size: int) -> list[str]:
+    """Return the first ``size`` distinct prompts, in order (the sample prompt perplexity is computed on)."""
+    return list(dict.fromkeys(prompts))[:size]
 
 
 def generation_uncertainty(model: Any, tokenizer: Any, task: str,
