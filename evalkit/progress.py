@@ -29,14 +29,23 @@ def task_progress(*, console: Console, quiet: bool) -> Iterator[tuple[Notify, Ad
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("starting", total=None)
+    progress = Progress(*columns, console=console, transient=False)
+    bar = progress.add_task("starting", total=None)
 
-        def notify(message: str) -> None:
-            progress.update(bar, description=message)
+    def notify(message: str) -> None:
+        progress.update(bar, description=message)
 
-        def advance(done: int, total: int, name: str) -> None:
-            progress.update(bar, completed=done, total=total,
-                            description="tasks done" if done == total else f"task {name}")
+    def advance(done: int, total: int, name: str) -> None:
+        progress.update(bar, completed=done, total=total,
+                        description="tasks done" if done == total else f"task {name}")
 
+    progress.start()
+    try:
         yield notify, advance
+    except BaseException:
+        # A failed command ends in one error line: clear the status line instead of leaving it (and, when
+        # stderr is not a terminal, the blank line Progress.stop adds) above the error.
+        progress.live.transient = True
+        progress.live.stop()
+        raise
+    progress.stop()

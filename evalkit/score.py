@@ -209,7 +209,7 @@ def _collect(planned: list[_Planned], loaded: LoadedModel | None, manager: Any, 
         else:
             assert loaded is not None
             outcome = _run_planned(item, loaded, manager, options, run_id)
-            if options.use_cache and loaded.backend != "openai":
+            if loaded.backend != "openai":
                 cache.store_cached(item.key, outcome)
         timings[f"task:{name}"] = outcome.result.seconds if item.cached is None else 0.0
         collected.results.append(outcome.result)

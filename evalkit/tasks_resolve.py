@@ -59,7 +59,8 @@ def _validate_yaml_path(path: Path) -> None:
         where = f" at line {mark.line + 1}" if mark else ""
         raise TaskError(f"task file {path} is not valid YAML{where}: fix its syntax") from error
     if not isinstance(config, dict) or not any(key in config for key in ("task", "group", "include")):
-        raise TaskError(f"task file {path} has no 'task' or 'group' key: it is not an lm-eval task config")
+        raise TaskError(f"task file {path} has no 'task' or 'group' key, so it is not an lm-eval task config: "
+                        "add `task: <name>` with the task's fields")
 
 
 def build_task_manager(names: list[str]) -> TaskManager:
