@@ -83,7 +83,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_new_run_id_has_utc_time_model_name_and_random_suffix() -> None:
     run_id = store.new_run_id("/models/My_Model.v2/")
     assert re.fullmatch(r"\d{8}-\d{6}-My-Model-v2-[0-9a-f]{6}", run_id)
-    assert abs(datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC) - datetime.now(UTC)).seconds < 60
+    stamped = datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+    assert abs((stamped - datetime.now(UTC)).total_seconds()) < 60
 
 
 def test_new_run_ids_are_unique_for_the_same_spec_in_the_same_second() -> None:
