@@ -53,11 +53,15 @@ def load_cached(key: str) -> CachedTask | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return CachedTask(
             run_id=data["run_id"], result=TaskResult.model_validate(data["result"]), items=data["items"],
-            prompt_perplexity=Perplexity.model_validate(data["prompt_perplexity"]) if data["prompt_perplexity"] else None,
-            uncertainty=Uncertainty.model_validate(data["uncertainty"]) if data["uncertainty"] else None,
+            prompt_perplexity=_optional(Perplexity, data["prompt_perplexity"]),
+            uncertainty=_optional(Uncertainty, data["uncertainty"]),
         )
     except (json.JSONDecodeError, KeyError, ValueError):
         return None
+
+
+def _optional(model: type[Perplexity] | type[Uncertainty], data: dict[str, Any] | None) -> Any:
+    return model.model_validate(data) if data else None
 
 
 def store_cached(key: str, entry: CachedTask) -> None:

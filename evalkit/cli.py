@@ -48,12 +48,14 @@ def score(
     spec: Annotated[str, typer.Argument(help="smollm2, a model folder, a PEFT adapter folder, a .gguf file, "
                                              "a hub id, or openai:MODEL@URL.")],
     suite: Annotated[str | None, typer.Option(help="Built-in suite (quick, standard, full) or suite YAML.")] = None,
-    tasks: Annotated[str | None, typer.Option(help="Comma-separated lm-eval task/group names or task YAML paths.")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated lm-eval task/group names or task YAML "
+                                                   "paths.")] = None,
     limit: Annotated[int | None, typer.Option(help="Score at most this many items per task.")] = None,
     num_fewshot: Annotated[int | None, typer.Option("--num-fewshot", help="Few-shot examples per item.")] = None,
     batch_size: Annotated[str, typer.Option("--batch-size", help="An int, or auto.")] = "8",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:0, ... (default: cuda if present).")] = None,
-    dtype: Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, "
+                                            "float16.")] = "auto",
     apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template",
                                                       help="Wrap prompts in the model's chat template.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for sampling and few-shot selection.")] = 1234,
@@ -68,7 +70,9 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard JSON on stdout.")] = False,
 ) -> None:
     """Score a checkpoint on a suite or on tasks and store the run."""
-    from evalkit.score import ScoreOptions, score as run_score
+    _quiet_libraries(quiet or as_json)
+    from evalkit.score import ScoreOptions
+    from evalkit.score import score as run_score
     from evalkit.suites import SuiteEntry, load_suite
 
     if (suite is None) == (tasks is None):
@@ -85,7 +89,6 @@ def score(
                            dtype=dtype, apply_chat_template=apply_chat_template, seed=seed, use_cache=not no_cache,
                            bootstrap_iters=bootstrap_iters, ppl_data=ppl_data, prompt_ppl_sample=prompt_ppl_sample)
     quiet = quiet or as_json
-    _quiet_libraries(quiet)
     from evalkit.progress import task_progress
 
     with task_progress(console=errors, quiet=quiet) as (notify, progress):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evalkit.hashing import json_sha256
-from evalkit.items import sample_rows
+from evalkit.items import item_id, sample_rows
 from evalkit.scorecard import Metric, TaskResult, TaskSettings
 
 if TYPE_CHECKING:
@@ -25,12 +24,15 @@ PROMPT_CONFIG_KEYS = (
 
 @dataclass
 class TaskRun:
-    """What one task produced: its result, item rows, and the texts that seed metrics are computed on."""
+    """What one task produced: its result, item rows, and the texts that seed metrics are computed on.
+
+    ``generations`` holds ``(item id, prompt, generated text)`` for generation tasks.
+    """
 
     result: TaskResult
     items: list[dict[str, Any]]
     prompts: list[str] = field(default_factory=list)
-    generations: list[tuple[str, str]] = field(default_factory=list)
+    generations: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def data_sha256(task: Task) -> str:
@@ -92,7 +94,6 @@ def run_task(lm: LM, task: Task, manager: TaskManager, settings: TaskSettings, *
     """
     from lm_eval import simple_evaluate
 
-    logging.getLogger("lm_eval").setLevel(logging.WARNING)
     name = task.config.task
     started = time.perf_counter()
     results = simple_evaluate(
@@ -114,5 +115,6 @@ def run_task(lm: LM, task: Task, manager: TaskManager, settings: TaskSettings, *
     prompts = [sample["arguments"][0][0] for sample in primary]
     generations = []
     if result.output_type == "generate_until":
-        generations = [(sample["arguments"][0][0], sample["resps"][0][0]) for sample in primary]
+        generations = [(item_id(sample["doc"]), sample["arguments"][0][0], sample["resps"][0][0])
+                       for sample in primary]
     return TaskRun(result=result, items=items, prompts=prompts, generations=generations)

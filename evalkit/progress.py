@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -25,7 +26,9 @@ def task_progress(*, console: Console, quiet: bool) -> Iterator[tuple[Notify, Ad
         the task bar.
     """
     if quiet:
-        yield (lambda message: None), (lambda done, total, name: None)
+        # lm-eval passes disable=False to its tqdm bars explicitly, so only redirecting them silences them.
+        with open(os.devnull, "w", encoding="utf-8") as sink, redirect_stderr(sink):
+            yield (lambda message: None), (lambda done, total, name: None)
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())

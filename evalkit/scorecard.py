@@ -93,7 +93,7 @@ class Uncertainty(_Strict):
 
     task: str
     n: int = Field(description="Number of generations.")
-    tokens: int = Field(description="Generated tokens scored.")
+    tokens: int = Field(description="Generated tokens scored (the decoded output re-tokenized).")
     mean_nll: float = Field(description="Mean negative log-prob of generated tokens (nats).")
     mean_nll_stderr: float | None
     mean_entropy: float = Field(description="Mean entropy of the next-token distribution at generated tokens (nats).")

@@ -91,14 +91,14 @@ def prompt_sample(prompts: list[str], size: int) -> list[str]:
 
 
 def generation_uncertainty(model: Any, tokenizer: Any, task: str,
-                           generations: list[tuple[str, str]]) -> tuple[Uncertainty | None, list[dict[str, Any]]]:
+                           generations: list[tuple[str, str, str]]) -> tuple[Uncertainty | None, list[dict[str, Any]]]:
     """Re-score each generation with one forward pass over prompt plus output, at the generated tokens.
 
     Args:
         model: the transformers model that generated the outputs.
         tokenizer: its tokenizer.
         task: the task name.
-        generations: ``(prompt, generated text)`` pairs.
+        generations: ``(item id, prompt, generated text)`` triples.
 
     Returns:
         The aggregate :class:`Uncertainty` (``None`` when nothing was generated) and one row per generation.
@@ -106,7 +106,7 @@ def generation_uncertainty(model: Any, tokenizer: Any, task: str,
     import torch
 
     nll_means, entropy_means, rows, total_tokens = [], [], [], 0
-    for index, (prompt, output) in enumerate(generations):
+    for index, (key, prompt, output) in enumerate(generations):
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         output_ids = tokenizer(output, add_special_tokens=False)["input_ids"]
         if not output_ids or not prompt_ids:
@@ -121,7 +121,6 @@ def generation_uncertainty(model: Any, tokenizer: Any, task: str,
         nll_means.append(float(token_nll.mean()))
         entropy_means.append(float(entropy.mean()))
         total_tokens += len(output_ids)
-        key = item_id({"prompt": prompt})
         rows.append({"task": task, "item_id": key, "doc_id": index, "metric": "generation_mean_nll",
                      "filter": "none", "score": nll_means[-1]})
         rows.append({"task": task, "item_id": key, "doc_id": index, "metric": "generation_mean_entropy",

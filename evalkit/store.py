@@ -55,7 +55,11 @@ def connect() -> sqlite3.Connection:
 
 def new_run_id(spec: str) -> str:
     """Return a sortable, unique run id: ``YYYYMMDD-HHMMSS-<model name>-<random hex>``."""
-    name = "".join(ch if ch.isalnum() else "-" for ch in Path(spec.rstrip("/")).name)[:24].strip("-") or "model"
+    if spec.startswith("openai:"):
+        source = spec.split("@", 1)[0].removeprefix("openai:")
+    else:
+        source = Path(spec.rstrip("/")).name
+    name = "".join(ch if ch.isalnum() else "-" for ch in source)[:24].strip("-") or "model"
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(3)}"
 
 

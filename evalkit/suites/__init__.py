@@ -64,7 +64,8 @@ def load_suite(name_or_path: str) -> Suite:
         path = SUITES_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
             close = difflib.get_close_matches(name_or_path, builtin_suite_names(), n=3, cutoff=0.5)
-            hint = f"did you mean {', '.join(close)}?" if close else f"built-in suites: {', '.join(builtin_suite_names())}"
+            known = ", ".join(builtin_suite_names())
+            hint = f"did you mean {', '.join(close)}?" if close else f"built-in suites: {known}"
             raise TaskError(f"unknown suite {name_or_path!r}: {hint}")
     if not path.is_file():
         raise TaskError(f"suite file {path} does not exist: check the path")

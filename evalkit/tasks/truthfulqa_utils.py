@@ -7,7 +7,8 @@ evalkit_truthfulqa_mc2 metric is computed exactly as in the official ``truthfulq
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from lm_eval.tasks.truthfulqa import utils as _official
 
