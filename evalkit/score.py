@@ -20,7 +20,7 @@ from evalkit.hashing import json_sha256
 from evalkit.items import write_items
 from evalkit.scorecard import CheckpointInfo, Scorecard, SeedMetrics, TaskSettings
 from evalkit.suites import SuiteEntry
-from evalkit.tasks_resolve import build_task_manager, load_tasks
+from evalkit.tasks_resolve import build_task_manager, load_all
 
 Notify = Callable[[str], None]
 
@@ -87,8 +87,8 @@ def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoi
     manager = build_task_manager([entry.task for entry in entries])
     dtype = _dtype_for_key(checkpoint, options)
     planned = []
-    for entry in entries:
-        for task in load_tasks(entry.task, manager).tasks.values():
+    for entry, loaded in zip(entries, load_all([entry.task for entry in entries], manager), strict=True):
+        for task in loaded.tasks.values():
             settings = TaskSettings(
                 num_fewshot=effective_fewshot(task, options.num_fewshot if options.num_fewshot is not None
                                               else entry.num_fewshot),

@@ -7,6 +7,10 @@ one of the bundled tasks.
 from __future__ import annotations
 
 import difflib
+import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,6 +115,52 @@ def load_tasks(name: str, manager: TaskManager) -> LoadedTasks:
     if not loaded["tasks"]:
         raise TaskError(f"{name!r} names no runnable task: check the task or group definition")
     return LoadedTasks(requested=name, tasks=dict(loaded["tasks"]))
+
+
+def load_all(names: list[str], manager: TaskManager) -> list[LoadedTasks]:
+    """Load every requested name, reporting all tasks whose datasets are missing in one error.
+
+    Args:
+        names: what the user asked for, in order.
+        manager: a manager from :func:`build_task_manager`.
+
+    Returns:
+        One :class:`LoadedTasks` per name.
+
+    Raises:
+        TaskError: the first unknown or broken task.
+        DatasetUnavailableError: naming every task whose dataset cannot be read here.
+    """
+    loaded, missing = [], []
+    with _quiet_task_building():
+        for name in names:
+            try:
+                loaded.append(load_tasks(name, manager))
+            except DatasetUnavailableError:
+                missing.append(name)
+    if missing:
+        raise DatasetUnavailableError(
+            f"datasets of {len(missing)} task(s) cannot be read here: {', '.join(map(repr, missing))}; download them "
+            "by running the same command once on a connected machine (they are cached under ~/.cache/huggingface "
+            "and then work with HF_DATASETS_OFFLINE=1), or use the bundled offline tasks (`evalkit tasks`)"
+        )
+    return loaded
+
+
+@contextmanager
+def _quiet_task_building() -> Iterator[None]:
+    """Keep lm-eval's config warnings and task-module prints (e.g. nltk download notices) off stdout/stderr.
+
+    Problems that matter surface as exceptions; stdout must stay clean for ``--json``.
+    """
+    logger = logging.getLogger("lm_eval")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _translate_load_error(name: str, error: Exception) -> Exception:

@@ -148,7 +148,7 @@ def test_limit_that_is_not_positive(evalkit_home: Path, tiny_model_dir: Path, li
 def test_dataset_that_cannot_be_fetched_offline(evalkit_home: Path, tiny_model_dir: Path) -> None:
     result = run_cli(evalkit_home, "score", str(tiny_model_dir), "--tasks", "arc_easy")
 
-    assert_bad_input(result, evalkit_home, "'arc_easy'", "cannot be read", "download it")
+    assert_bad_input(result, evalkit_home, "'arc_easy'", "cannot be read", "download them")
 
 
 def _free_port() -> int:
