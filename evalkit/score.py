@@ -18,6 +18,7 @@ from evalkit.environment import capture_environment
 from evalkit.errors import SettingsError
 from evalkit.hashing import json_sha256
 from evalkit.items import write_items
+from evalkit.quiet import quiet_libraries
 from evalkit.scorecard import CheckpointInfo, Scorecard, SeedMetrics, TaskSettings
 from evalkit.suites import SuiteEntry
 from evalkit.tasks_resolve import build_task_manager, load_all
@@ -154,6 +155,9 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
     loaded = None
     if options.apply_chat_template:
         loaded = _load(checkpoint, options, notify, timings)
+        if loaded.tokenizer is not None and not getattr(loaded.tokenizer, "chat_template", None):
+            raise SettingsError(f"--apply-chat-template: {spec} has no chat template; drop the flag or add a "
+                                "chat_template to its tokenizer_config.json")
     notify("loading tasks")
     planned, manager = _plan(entries, options, checkpoint, _chat_template_sha(loaded))
     if loaded is None and (texts or any(item.cached is None for item in planned)):
@@ -189,9 +193,11 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
 
 
 def _load(checkpoint: Checkpoint, options: ScoreOptions, notify: Notify, timings: dict[str, float]) -> LoadedModel:
-    notify(f"loading {checkpoint.spec} ({checkpoint.kind})")
+    note = "; a GGUF is converted on first use, ~30 s" if checkpoint.kind in ("embedded", "gguf") else ""
+    notify(f"loading {checkpoint.spec} ({checkpoint.kind}{note})")
     begun = time.perf_counter()
-    loaded = load(checkpoint, dtype=options.dtype, device=options.device, batch_size=options.batch_size)
+    with quiet_libraries():
+        loaded = load(checkpoint, dtype=options.dtype, device=options.device, batch_size=options.batch_size)
     timings["load"] = round(time.perf_counter() - begun, 3)
     return loaded
 

@@ -7,10 +7,6 @@ one of the bundled tasks.
 from __future__ import annotations
 
 import difflib
-import io
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +14,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from evalkit.errors import DatasetUnavailableError, TaskError
+from evalkit.quiet import quiet_libraries
 
 if TYPE_CHECKING:
     from lm_eval.api.task import Task
@@ -132,7 +129,7 @@ def load_all(names: list[str], manager: TaskManager) -> list[LoadedTasks]:
         DatasetUnavailableError: naming every task whose dataset cannot be read here.
     """
     loaded, missing = [], []
-    with _quiet_task_building():
+    with quiet_libraries():
         for name in names:
             try:
                 loaded.append(load_tasks(name, manager))
@@ -145,22 +142,6 @@ def load_all(names: list[str], manager: TaskManager) -> list[LoadedTasks]:
             "and then work with HF_DATASETS_OFFLINE=1), or use the bundled offline tasks (`evalkit tasks`)"
         )
     return loaded
-
-
-@contextmanager
-def _quiet_task_building() -> Iterator[None]:
-    """Keep lm-eval's config warnings and task-module prints (e.g. nltk download notices) off stdout/stderr.
-
-    Problems that matter surface as exceptions; stdout must stay clean for ``--json``.
-    """
-    logger = logging.getLogger("lm_eval")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 def _translate_load_error(name: str, error: Exception) -> Exception:

@@ -175,3 +175,10 @@ def test_neither_suite_nor_tasks_given(evalkit_home: Path, tiny_model_dir: Path)
     result = run_cli(evalkit_home, "score", str(tiny_model_dir))
 
     assert_bad_input(result, evalkit_home, "exactly one of --suite or --tasks")
+
+
+def test_chat_template_requested_for_a_model_without_one(evalkit_home: Path, tiny_model_dir: Path) -> None:
+    result = run_cli(evalkit_home, "score", str(tiny_model_dir), "--tasks", "evalkit_arc_easy", "--limit", "1",
+                     "--apply-chat-template")
+
+    assert_bad_input(result, evalkit_home, "no chat template", "drop the flag")
