@@ -105,7 +105,8 @@ def score(
 def _quiet_libraries(quiet: bool) -> None:
     import logging
 
-    logging.getLogger("lm_eval").setLevel(logging.ERROR if quiet else logging.WARNING)
+    # lm-eval's warnings (e.g. "Overwriting default num_fewshot") describe settings the scorecard already records.
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
     if quiet:
         os.environ.setdefault("TQDM_DISABLE", "1")
         from transformers.utils import logging as hf_logging
