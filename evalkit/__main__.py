@@ -1,0 +1,5 @@
+"""``python -m evalkit``: the same as the ``evalkit`` command."""
+
+from evalkit.cli import run
+
+run()

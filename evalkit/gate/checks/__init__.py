@@ -1,0 +1,24 @@
+"""Check kinds, registered by their ``kind`` name. Each is a pydantic model (its policy fields) with one method,
+``evaluate(context) -> CheckResult``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from evalkit.gate.checks.absolute import AbsoluteCheck
+from evalkit.gate.checks.base import CheckBase, GateContext
+from evalkit.gate.checks.relative import RelativeCheck, decide_by_p_values
+from evalkit.gate.checks.tasks_present import TasksPresentCheck
+
+CHECK_KINDS: dict[str, type[CheckBase]] = {
+    "absolute": AbsoluteCheck,
+    "relative": RelativeCheck,
+    "tasks_present": TasksPresentCheck,
+}
+
+Check = Annotated[AbsoluteCheck | RelativeCheck | TasksPresentCheck, Field(discriminator="kind")]
+
+__all__ = ["CHECK_KINDS", "AbsoluteCheck", "Check", "CheckBase", "GateContext", "RelativeCheck",
+           "TasksPresentCheck", "decide_by_p_values"]

@@ -1,0 +1,92 @@
+"""Run a policy's checks against a candidate (and a baseline) and decide: pass only if every blocking check passes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from evalkit.errors import GateError
+from evalkit.gate.checks import GateContext, RelativeCheck, decide_by_p_values
+from evalkit.gate.inputs import RunInput
+from evalkit.gate.policy import PolicyFile
+from evalkit.gate.result import CheckResult, GateResult, PolicySummary, RunSummary, blocks
+from evalkit.gate.stats import holm_adjust
+
+
+def new_gate_id(policy_name: str) -> str:
+    """A sortable, unique gate id: ``YYYYMMDD-HHMMSS-<policy name>-<random hex>``."""
+    name = "".join(ch if ch.isalnum() else "-" for ch in policy_name)[:24].strip("-") or "policy"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(3)}"
+
+
+def _summary(run: RunInput) -> RunSummary:
+    card = run.scorecard
+    return RunSummary(run_id=card.run_id, spec=card.checkpoint.spec, fingerprint=card.checkpoint.fingerprint,
+                      source=run.source)
+
+
+def _p(value: float | None) -> float:
+    return 1.0 if value is None else value
+
+
+def apply_holm(results: list[CheckResult], alpha: float) -> list[CheckResult]:
+    """Re-decide the relative checks from Holm-adjusted one-sided p-values (one family per direction).
+
+    Args:
+        results: every check's result; only ``relative`` ones are adjusted.
+        alpha: ``1 - confidence``.
+
+    Returns:
+        The results, relative ones with adjusted p-values, verdicts and reasons.
+    """
+    relative = [index for index, result in enumerate(results) if result.kind == "relative"]
+    evidence = [results[index].evidence for index in relative]
+    passing = holm_adjust([_p(item.p_noninferiority) for item in evidence])
+    failing = holm_adjust([_p(item.p_inferiority) for item in evidence])
+    adjusted = list(results)
+    for index, p_pass, p_fail in zip(relative, passing, failing, strict=True):
+        result = results[index]
+        verdict = decide_by_p_values(p_pass, p_fail, alpha)
+        reason = (f"{result.reason.split(':')[0]}: Holm-adjusted p(not worse) {p_pass:.3g}, p(worse) {p_fail:.3g} "
+                  f"at alpha {alpha:.3g} across {len(relative)} relative checks -> {verdict}")
+        adjusted[index] = result.model_copy(update={
+            "verdict": verdict, "reason": reason,
+            "evidence": result.evidence.model_copy(update={"p_noninferiority_holm": p_pass,
+                                                           "p_inferiority_holm": p_fail})})
+    return adjusted
+
+
+def run_gate(policy_file: PolicyFile, candidate: RunInput, baseline: RunInput | None) -> GateResult:
+    """Evaluate every check of a policy and decide.
+
+    Args:
+        policy_file: the loaded policy.
+        candidate: the run under test.
+        baseline: the run to compare with; required when the policy has relative checks.
+
+    Returns:
+        The :class:`GateResult`: ``pass`` only if no check blocks.
+
+    Raises:
+        GateError: a check cannot be evaluated (missing metric, incomparable runs, unreadable items, ...).
+    """
+    policy = policy_file.policy
+    relative = [check.name for check in policy.checks if isinstance(check, RelativeCheck)]
+    if relative and baseline is None:
+        raise GateError(f"policy {policy_file.path} has relative checks ({', '.join(relative)}): pass --baseline "
+                        "RUN_OR_SCORECARD")
+    context = GateContext(candidate=candidate, baseline=baseline, confidence=policy.confidence,
+                          bootstrap_resamples=policy.bootstrap_resamples, seed=policy.seed,
+                          expected_tasks=policy_file.expected_tasks())
+    results = [check.evaluate(context) for check in policy.checks]
+    if policy.holm and relative:
+        results = apply_holm(results, 1 - policy.confidence)
+    results = [result.model_copy(update={"blocks": blocks(result.verdict, result.severity, policy.on_inconclusive)})
+               for result in results]
+    return GateResult(
+        gate_id=new_gate_id(policy.name), created_at=datetime.now(UTC),
+        policy=PolicySummary(name=policy.name, path=str(policy_file.path), sha256=policy_file.sha256,
+                             confidence=policy.confidence, holm=policy.holm, on_inconclusive=policy.on_inconclusive),
+        candidate=_summary(candidate), baseline=_summary(baseline) if baseline else None,
+        verdict="fail" if any(result.blocks for result in results) else "pass", checks=results,
+    )

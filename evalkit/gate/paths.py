@@ -1,0 +1,153 @@
+"""Metric paths: how a policy names a number in a Scorecard.
+
+- ``<task>.<metric>`` or ``<task>.<metric>,<filter>``: a task metric, e.g. ``evalkit_arc_easy.acc`` or
+  ``evalkit_gsm8k.exact_match,strict-match``. The filter may be left out when the task has the metric under
+  one filter only.
+- ``perplexity`` (token perplexity on ``--ppl-data``; ``perplexity.<source>`` when a run has several sources),
+  ``prompt_perplexity.<task>``, ``factuality.<task>``, ``uncertainty.<task>.mean_entropy`` and
+  ``uncertainty.<task>.mean_nll``: the seed metrics.
+
+A path the scorecard does not have is an error that lists every path it does have: the gate fails closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evalkit.errors import GateError
+from evalkit.scorecard import Scorecard, TaskResult
+
+SEED_ROOTS = ("perplexity", "prompt_perplexity", "factuality", "uncertainty")
+UNCERTAINTY_FIELDS = ("mean_entropy", "mean_nll")
+
+
+@dataclass(frozen=True)
+class MetricPath:
+    """A parsed metric path."""
+
+    text: str
+    task: str
+    metric: str
+    filter: str | None = None
+    seed: bool = False
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric's value in one scorecard, with what is known about it."""
+
+    path: str
+    value: float
+    stderr: float | None
+    n: int
+    higher_is_better: bool | None
+    task: TaskResult | None = None
+    filter: str | None = None
+
+
+def parse_metric_path(text: str) -> MetricPath:
+    """Parse a metric path (see the module docstring).
+
+    Args:
+        text: e.g. ``evalkit_arc_easy.acc`` or ``prompt_perplexity.evalkit_arc_easy``.
+
+    Returns:
+        The :class:`MetricPath`; for seed metrics ``task`` is the seed family and ``metric`` the rest.
+
+    Raises:
+        ValueError: the text is not a path (used by the policy schema to name the field).
+    """
+    text = text.strip()
+    root, _, rest = text.partition(".")
+    if root in SEED_ROOTS and "," not in text:
+        if root != "perplexity" and not rest:
+            raise ValueError(f"{text!r} needs a task: write {root}.<task>")
+        return MetricPath(text=text, task=root, metric=rest, seed=True)
+    body, _, filter_name = text.partition(",")
+    task, dot, metric = body.rpartition(".")
+    if not dot or not task or not metric or ("," in text and not filter_name):
+        raise ValueError(f"{text!r} is not a metric path: write <task>.<metric> or <task>.<metric>,<filter> "
+                         "(e.g. evalkit_arc_easy.acc), or a seed metric such as perplexity")
+    return MetricPath(text=text, task=task, metric=metric, filter=filter_name or None)
+
+
+def known_metric_paths(scorecard: Scorecard) -> list[str]:
+    """Every metric path the scorecard can answer, task metrics first."""
+    paths = []
+    for result in scorecard.tasks:
+        filters: dict[str, list[str]] = {}
+        for metric in result.metrics:
+            filters.setdefault(metric.name, []).append(metric.filter)
+        for name, names in filters.items():
+            paths += [f"{result.name}.{name}" if len(names) == 1 else f"{result.name}.{name},{f}" for f in names]
+    seed = scorecard.seed_metrics
+    if len(seed.perplexity) == 1:
+        paths.append("perplexity")
+    paths += [f"perplexity.{entry.source}" for entry in seed.perplexity]
+    paths += [f"prompt_perplexity.{entry.source.removeprefix('prompts:')}" for entry in seed.prompt_perplexity]
+    paths += [f"factuality.{entry.task}" for entry in seed.factuality]
+    paths += [f"uncertainty.{entry.task}.{field}" for entry in seed.uncertainty for field in UNCERTAINTY_FIELDS]
+    return paths
+
+
+def _missing(path: MetricPath, scorecard: Scorecard, role: str) -> GateError:
+    known = ", ".join(known_metric_paths(scorecard)) or "none"
+    return GateError(f"metric {path.text!r} is not in the {role} scorecard (run {scorecard.run_id}): fix the "
+                     f"policy or score the missing task; known metrics: {known}")
+
+
+def _seed_value(path: MetricPath, scorecard: Scorecard, role: str) -> MetricValue:
+    seed = scorecard.seed_metrics
+    if path.task == "perplexity":
+        entries = [entry for entry in seed.perplexity if path.metric in ("", entry.source)]
+        if len(entries) == 1:
+            entry = entries[0]
+            return MetricValue(path.text, entry.token_perplexity, None, entry.n, False)
+    elif path.task == "prompt_perplexity":
+        for entry in seed.prompt_perplexity:
+            if entry.source == f"prompts:{path.metric}":
+                return MetricValue(path.text, entry.token_perplexity, None, entry.n, False)
+    elif path.task == "factuality":
+        for fact in seed.factuality:
+            if fact.task == path.metric:
+                return MetricValue(path.text, fact.value, fact.stderr, fact.n, True)
+    else:
+        task, _, field = path.metric.rpartition(".")
+        for entry in seed.uncertainty:
+            if entry.task == task and field in UNCERTAINTY_FIELDS:
+                stderr = entry.mean_entropy_stderr if field == "mean_entropy" else entry.mean_nll_stderr
+                return MetricValue(path.text, getattr(entry, field), stderr, entry.n, None)
+    raise _missing(path, scorecard, role)
+
+
+def lookup_metric(scorecard: Scorecard, path: MetricPath, *, role: str) -> MetricValue:
+    """Find a metric's value in a scorecard.
+
+    Args:
+        scorecard: the scorecard.
+        path: the parsed path.
+        role: ``candidate`` or ``baseline``, for the error message.
+
+    Returns:
+        The :class:`MetricValue`.
+
+    Raises:
+        GateError: the path is not in the scorecard (the message lists the known paths), the filter is
+            ambiguous, or the value is missing.
+    """
+    if path.seed:
+        return _seed_value(path, scorecard, role)
+    result = next((task for task in scorecard.tasks if task.name == path.task), None)
+    metrics = [metric for metric in (result.metrics if result else []) if metric.name == path.metric
+               and path.filter in (None, metric.filter)]
+    if not metrics or result is None:
+        raise _missing(path, scorecard, role)
+    if len(metrics) > 1:
+        choices = " or ".join(f"{path.text},{metric.filter}" for metric in metrics)
+        raise GateError(f"metric {path.text!r} has several filters in the {role} scorecard: write {choices}")
+    metric = metrics[0]
+    if metric.value is None:
+        raise GateError(f"metric {path.text!r} has no value in the {role} scorecard (run {scorecard.run_id}): "
+                        "the task did not produce it; re-score or drop the check")
+    return MetricValue(path.text, metric.value, metric.stderr, metric.n, metric.higher_is_better, result,
+                       metric.filter)
