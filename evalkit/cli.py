@@ -214,10 +214,56 @@ def list_tasks() -> None:
         console.print(f"  {name}: {load_suite(name).description}")
 
 
+gate_app = typer.Typer(help="Judge a candidate against a policy; exit 0 pass, 1 fail, 2 error.")
+app.add_typer(gate_app, name="gate")
+
+
+@gate_app.callback(invoke_without_command=True)
+def gate(
+    ctx: typer.Context,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML (see examples/policies/).")] = None,
+    candidate: Annotated[str | None, typer.Option(help="Run id, run folder or scorecard.json to judge.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Run id, run folder or scorecard.json to compare "
+                                                      "with.")] = None,
+    score_spec: Annotated[str | None, typer.Option("--score", help="Score this checkpoint with the policy's "
+                                                                   "suite, then judge it.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+    markdown_file: Annotated[Path | None, typer.Option("--markdown", help="Write Markdown (a PR comment) "
+                                                                          "here.")] = None,
+    junit_file: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML, one test case per "
+                                                                    "check, here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table or progress; only the exit code "
+                                                              "and files.")] = False,
+) -> None:
+    """Judge a candidate run against a policy (and a baseline run)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if policy is None:
+        raise EvalkitError("--policy is required: e.g. evalkit gate --policy examples/policies/quick.yaml "
+                           "--candidate RUN --baseline RUN")
+    from evalkit.gate import GateRequest, gate_command
+
+    if score_spec is not None:
+        _quiet_libraries(quiet)
+    request = GateRequest(policy=policy, candidate=candidate, baseline=baseline, score=score_spec,
+                          json_file=json_file, markdown_file=markdown_file, junit_file=junit_file, quiet=quiet)
+    raise typer.Exit(gate_command(request, console=console, errors=errors))
+
+
+@gate_app.command("explain")
+def gate_explain(gate_id: Annotated[str, typer.Argument(help="Gate id (printed by evalkit gate), unique prefix, "
+                                                             "or latest.")]) -> None:
+    """Print each check's verdict and evidence for a past gate run."""
+    from evalkit.gate import load_gate_result
+    from evalkit.gate.render import print_explanation
+
+    print_explanation(load_gate_result(gate_id), console)
+
+
 def run() -> None:
     """Entry point: run the app, turning evalkit errors into one line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except EvalkitError as error:
         errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(error.exit_code) from None
@@ -230,3 +276,5 @@ def run() -> None:
             error.show()
             raise SystemExit(2) from None
         raise
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime
 
 from evalkit.errors import GateError
-from evalkit.gate.checks import GateContext, RelativeCheck, decide_by_p_values
+from evalkit.gate.checks import GateContext, RelativeCheck
 from evalkit.gate.inputs import RunInput
 from evalkit.gate.policy import PolicyFile
 from evalkit.gate.result import CheckResult, GateResult, PolicySummary, RunSummary, blocks
@@ -30,29 +30,34 @@ def _p(value: float | None) -> float:
 
 
 def apply_holm(results: list[CheckResult], alpha: float) -> list[CheckResult]:
-    """Re-decide the relative checks from Holm-adjusted one-sided p-values (one family per direction).
+    """Holm's correction on the failure side of the relative checks.
+
+    A relative check fails when its interval says the candidate is worse than the margin; across many checks,
+    some would fail by chance. Holm's step-down adjustment of their one-sided p-values of "worse than the
+    margin" keeps the chance of failing a candidate that is within every margin at most alpha. Passes need no
+    correction: the gate passes only if every check passes, an intersection-union test whose chance of passing
+    a candidate that is worse than some margin is at most alpha already (Berger 1982).
 
     Args:
         results: every check's result; only ``relative`` ones are adjusted.
         alpha: ``1 - confidence``.
 
     Returns:
-        The results, relative ones with adjusted p-values, verdicts and reasons.
+        The results; relative ones carry ``p_inferiority_holm``, and a fail whose adjusted p is not below alpha
+        becomes inconclusive.
     """
     relative = [index for index, result in enumerate(results) if result.kind == "relative"]
-    evidence = [results[index].evidence for index in relative]
-    passing = holm_adjust([_p(item.p_noninferiority) for item in evidence])
-    failing = holm_adjust([_p(item.p_inferiority) for item in evidence])
+    adjusted_p = holm_adjust([_p(results[index].evidence.p_inferiority) for index in relative])
     adjusted = list(results)
-    for index, p_pass, p_fail in zip(relative, passing, failing, strict=True):
+    for index, p_worse in zip(relative, adjusted_p, strict=True):
         result = results[index]
-        verdict = decide_by_p_values(p_pass, p_fail, alpha)
-        reason = (f"{result.reason.split(':')[0]}: Holm-adjusted p(not worse) {p_pass:.3g}, p(worse) {p_fail:.3g} "
-                  f"at alpha {alpha:.3g} across {len(relative)} relative checks -> {verdict}")
-        adjusted[index] = result.model_copy(update={
-            "verdict": verdict, "reason": reason,
-            "evidence": result.evidence.model_copy(update={"p_noninferiority_holm": p_pass,
-                                                           "p_inferiority_holm": p_fail})})
+        update: dict[str, object] = {
+            "evidence": result.evidence.model_copy(update={"p_inferiority_holm": p_worse})}
+        if result.verdict == "fail" and p_worse >= alpha:
+            update["verdict"] = "inconclusive"
+            update["reason"] = (f"interval beyond the margin, but Holm-adjusted p(worse) {p_worse:.3g} across "
+                                f"{len(relative)} relative checks is not below {alpha:.3g}: not a proven regression")
+        adjusted[index] = result.model_copy(update=update)
     return adjusted
 
 

@@ -157,9 +157,14 @@ def _scores_by_item(run: RunInput, role: str, task: str, metric: str, filter_nam
         if key in scores:
             raise GateError(f"{label} has two rows for item {key[0]} in {run.items_path}: the file is damaged")
         scores[key] = float(score)
-    if len(scores) != expected_n or abs(sum(scores.values()) / max(len(scores), 1) - expected_value) > 1e-6:
+    if len(scores) != expected_n:
         raise GateError(f"{run.items_path} does not match the {role} scorecard for {label} ({len(scores)} rows, "
                         f"scorecard n={expected_n}): the items file belongs to another run; re-score")
+    mean = sum(scores.values()) / max(len(scores), 1)
+    if abs(mean - expected_value) > 1e-6:
+        raise GateError(f"the {role} items of {label} average {mean:.6g} but its scorecard says {expected_value:.6g}: "
+                        "the metric is not a mean over items (relative checks need one; use an absolute check) or "
+                        "the items file belongs to another run")
     return scores
 
 

@@ -4,7 +4,7 @@
 name: quick
 suite: quick                 # what --score scores the candidate with; tasks_present expects its tasks
 confidence: 0.95             # two-sided level of the intervals of relative checks
-holm: false                  # Holm's correction across the relative checks
+holm: false                  # Holm's correction of the relative checks' failures (see engine.apply_holm)
 on_inconclusive: block       # or warn: an inconclusive block check does not stop the gate
 checks:
   - {name: arc-floor, kind: absolute, metric: evalkit_arc_easy.acc, op: ">=", value: 0.25}
@@ -37,7 +37,7 @@ class Policy(BaseModel):
     description: str = ""
     suite: str | None = Field(default=None, description="Built-in suite name or suite YAML (relative to the policy).")
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
-    holm: bool = Field(default=False, description="Holm's correction across the relative checks.")
+    holm: bool = Field(default=False, description="Holm's correction of relative failures across checks.")
     on_inconclusive: Literal["block", "warn"] = "block"
     bootstrap_resamples: int = Field(default=10_000, ge=1_000, le=1_000_000)
     seed: int = Field(default=0, description="Seed of the paired bootstrap.")

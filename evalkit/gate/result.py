@@ -31,8 +31,7 @@ class Evidence(_Strict):
     p_value: float | None = Field(default=None, description="p of 'no difference' (McNemar exact or bootstrap).")
     p_noninferiority: float | None = Field(default=None, description="One-sided p of 'not worse than the margin'.")
     p_inferiority: float | None = Field(default=None, description="One-sided p of 'worse than the margin'.")
-    p_noninferiority_holm: float | None = None
-    p_inferiority_holm: float | None = None
+    p_inferiority_holm: float | None = Field(default=None, description="p_inferiority after Holm's correction.")
     method: str | None = Field(default=None, description="mcnemar-exact+newcombe or paired-bootstrap.")
     max_drop: float | None = Field(default=None, description="The non-inferiority margin.")
     higher_is_better: bool | None = None

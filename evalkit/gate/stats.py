@@ -14,7 +14,7 @@ Two methods, chosen by the data:
 A margin ``m`` turns the interval into a verdict: non-inferior when the lower bound of (candidate - baseline) is
 above ``-m``, inferior when the upper bound is below ``-m``, undecided otherwise. The one-sided p-values of those
 two statements (``p_noninferiority``, ``p_inferiority``) are the smallest alpha at which the two-sided
-``1 - alpha`` interval would decide; Holm's correction across checks works on them.
+``1 - alpha`` interval would decide; Holm's correction across checks works on ``p_inferiority``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import binomtest, bootstrap
 
+MIN_BOOTSTRAP_ITEMS = 30
 SMALLEST_ALPHA = 1e-12
 LARGEST_ALPHA = 1 - 1e-9
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from evalkit.gate.checks.absolute import AbsoluteCheck
 from evalkit.gate.checks.base import CheckBase, GateContext
-from evalkit.gate.checks.relative import RelativeCheck, decide_by_p_values
+from evalkit.gate.checks.relative import RelativeCheck
 from evalkit.gate.checks.tasks_present import TasksPresentCheck
 
 CHECK_KINDS: dict[str, type[CheckBase]] = {
@@ -21,4 +21,4 @@ CHECK_KINDS: dict[str, type[CheckBase]] = {
 Check = Annotated[AbsoluteCheck | RelativeCheck | TasksPresentCheck, Field(discriminator="kind")]
 
 __all__ = ["CHECK_KINDS", "AbsoluteCheck", "Check", "CheckBase", "GateContext", "RelativeCheck",
-           "TasksPresentCheck", "decide_by_p_values"]
+           "TasksPresentCheck"]

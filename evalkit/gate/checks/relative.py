@@ -4,7 +4,9 @@ A non-inferiority test on the paired difference candidate - baseline over the it
 by item id): pass when the interval's lower bound is above ``-max_drop``, fail when its upper bound is below it,
 inconclusive when the interval contains it (too few items to tell). For a metric where lower is better, the
 signs flip: the candidate may rise by at most ``max_drop``. Binary items use McNemar's exact test with
-Newcombe's paired interval, other scores the paired bootstrap (see :mod:`evalkit.gate.stats`).
+Newcombe's paired interval, other scores the paired bootstrap (see :mod:`evalkit.gate.stats`); with fewer than
+``MIN_BOOTSTRAP_ITEMS`` items a bootstrap check is inconclusive, since the percentile interval of a handful of
+differences understates the uncertainty (all-equal differences give a zero-width interval).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from evalkit.gate.checks.base import CheckBase, GateContext, signed
 from evalkit.gate.inputs import ensure_comparable, paired_scores
 from evalkit.gate.paths import lookup_metric, parse_metric_path
 from evalkit.gate.result import CheckResult, Evidence, Verdict
-from evalkit.gate.stats import PairedComparison, compare_binary, compare_scores
+from evalkit.gate.stats import MIN_BOOTSTRAP_ITEMS, PairedComparison, compare_binary, compare_scores
 
 
 class RelativeCheck(CheckBase):
@@ -63,6 +65,9 @@ class RelativeCheck(CheckBase):
             method=comparison.method, max_drop=self.max_drop, higher_is_better=higher, gains=comparison.gains,
             losses=comparison.losses,
         )
+        if comparison.method == "paired-bootstrap" and comparison.n < MIN_BOOTSTRAP_ITEMS:
+            return self._result("inconclusive", f"only {comparison.n} paired items: a bootstrap interval needs "
+                                f"{MIN_BOOTSTRAP_ITEMS} or more to be trusted", evidence)
         verdict = decide_by_interval(evidence)
         return self._result(verdict, explain_verdict(verdict, evidence), evidence)
 
@@ -100,22 +105,13 @@ def decide_by_interval(evidence: Evidence) -> Verdict:
     return "fail" if high < bound else "inconclusive"
 
 
-def decide_by_p_values(p_noninferiority: float, p_inferiority: float, alpha: float) -> Verdict:
-    """The same decision from (Holm-adjusted) one-sided p-values: pass, fail, or neither at level alpha."""
-    if p_noninferiority < alpha:
-        return "pass"
-    return "fail" if p_inferiority < alpha else "inconclusive"
-
-
 def explain_verdict(verdict: Verdict, evidence: Evidence) -> str:
-    """One line: the difference, its interval, and how it stands against the margin."""
-    assert evidence.confidence is not None and evidence.max_drop is not None
-    bound = -evidence.max_drop if evidence.higher_is_better else evidence.max_drop
-    interval = (f"delta {signed(evidence.delta)} ({evidence.confidence:.0%} CI {signed(evidence.ci_low)} to "
-                f"{signed(evidence.ci_high)}, n={evidence.n})")
-    side = "above" if evidence.higher_is_better else "below"
+    """One line: where the interval stands against the margin (the numbers are in the evidence)."""
+    assert evidence.max_drop is not None
+    bound = signed(-evidence.max_drop if evidence.higher_is_better else evidence.max_drop)
     if verdict == "pass":
-        return f"{interval}: wholly {side} the margin {signed(bound)}, not worse than the baseline"
+        side = "above" if evidence.higher_is_better else "below"
+        return f"interval wholly {side} the margin {bound}: not worse than the baseline"
     if verdict == "fail":
-        return f"{interval}: wholly beyond the margin {signed(bound)}, worse than the baseline"
-    return f"{interval}: contains the margin {signed(bound)}, too few items to decide"
+        return f"interval wholly beyond the margin {bound}: worse than the baseline"
+    return f"interval contains the margin {bound}: too few items to decide"

@@ -35,4 +35,4 @@ class TasksPresentCheck(CheckBase):
         if missing:
             return self._result("fail", f"{len(missing)} of {len(expected)} tasks missing: {', '.join(missing)}",
                                 evidence)
-        return self._result("pass", f"all {len(expected)} tasks present", evidence)
+        return self._result("pass", f"all {len(expected)} expected tasks present", evidence)
