@@ -28,6 +28,7 @@ test-fast: install
 
 bench: install
 	$(OFFLINE) $(PY) benchmarks/score_vs_lm_eval.py
+	$(OFFLINE) $(PY) benchmarks/bench_backends.py
 
 clean:
 	rm -rf $(VENV) .evalkit

@@ -1,8 +1,9 @@
 """Time ``evalkit score`` against ``lm_eval --model hf`` on the same model folder and the same bundled items.
 
-Both run as separate processes, one after the other, with the same batch size and fp32 weights. Prints wall time,
-items per second, the speed-up, and per-item agreement of predictions (argmax over per-choice log-likelihoods)
-with the largest absolute log-likelihood difference.
+Each run is a separate process, one after the other, with the same batch size: lm-eval in fp32, evalkit in fp32
+(its default ``evalkit-prefix`` backend), in bf16, and cached. Prints wall time (model load included), items per
+second, the speed-up, and per-item agreement of predictions (argmax over per-choice log-likelihoods) with
+lm-eval's, with the largest absolute log-likelihood difference.
 
 Usage: ``python benchmarks/score_vs_lm_eval.py [--tasks a,b] [--limit N] [--batch-size B]``
 """
@@ -75,25 +76,30 @@ def main() -> None:
                             f"pretrained={model_dir},dtype=float32", "--tasks", args.tasks, "--include_path",
                             str(BUNDLED_TASKS_DIR), "--batch_size", str(args.batch_size), "--limit", str(args.limit),
                             "--device", "cpu", "--log_samples", "--output_path", str(lm_eval_out)], env)
-        home = Path(scratch) / "home"
-        evalkit_env = {**env, "EVALKIT_HOME": str(home)}
-        evalkit_s = _timed([str(BIN / "evalkit"), "score", model_dir, "--tasks", args.tasks, "--limit",
-                            str(args.limit), "--batch-size", str(args.batch_size), "--dtype", "float32",
-                            "--prompt-ppl-sample", "0", "--no-cache", "--quiet"], evalkit_env)
-        ours, theirs = _evalkit_choices(sorted(home.glob("runs/*/items.jsonl"))[-1]), _lm_eval_choices(lm_eval_out)
-        cached_s = _timed([str(BIN / "evalkit"), "score", model_dir, "--tasks", args.tasks, "--limit",
-                           str(args.limit), "--batch-size", str(args.batch_size), "--dtype", "float32",
-                           "--prompt-ppl-sample", "0", "--quiet"], evalkit_env)
-    same, total, largest = _agreement(ours, theirs)
-    print(f"model: SmolLM2-135M-Instruct (fp32), tasks: {args.tasks}, limit {args.limit}, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPUs")
-    print("| run | wall s | items | items/s | speed-up vs lm-eval | same argmax | max abs logprob diff |")
+        evalkit_env = {**env, "EVALKIT_HOME": str(Path(scratch) / "home")}
+
+        def evalkit(dtype: str, *extra: str) -> tuple[float, dict]:
+            seconds = _timed([str(BIN / "evalkit"), "score", model_dir, "--tasks", args.tasks, "--limit",
+                              str(args.limit), "--batch-size", str(args.batch_size), "--dtype", dtype,
+                              "--prompt-ppl-sample", "0", "--quiet", *extra], evalkit_env)
+            newest = sorted((Path(scratch) / "home").glob("runs/*/items.jsonl"))[-1]
+            return seconds, _evalkit_choices(newest)
+
+        fp32_s, fp32 = evalkit("float32", "--no-cache")
+        bf16_s, bf16 = evalkit("bfloat16", "--no-cache")
+        cached_s, _ = evalkit("float32")
+        theirs = _lm_eval_choices(lm_eval_out)
+    print(f"model: SmolLM2-135M-Instruct, tasks: {args.tasks}, limit {args.limit} per task, batch {args.batch_size}, "
+          f"{os.cpu_count()} CPUs; each run is a separate process (model load included)")
+    print("| run | wall s | items | items/s | speed-up vs lm-eval | same argmax as lm-eval | max abs logprob diff |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    print(f"| lm_eval --model hf | {lm_eval_s:.1f} | {total} | {total / lm_eval_s:.2f} | 1.00x | - | - |")
-    print(f"| evalkit score (fresh) | {evalkit_s:.1f} | {total} | {total / evalkit_s:.2f} | "
-          f"{lm_eval_s / evalkit_s:.2f}x | {same}/{total} | {largest:.2e} |")
-    print(f"| evalkit score (cached) | {cached_s:.1f} | {total} | {total / cached_s:.2f} | "
-          f"{lm_eval_s / cached_s:.2f}x | {same}/{total} | {largest:.2e} |")
+    total = len(theirs)
+    print(f"| lm_eval --model hf (fp32) | {lm_eval_s:.1f} | {total} | {total / lm_eval_s:.2f} | 1.00x | - | - |")
+    for label, seconds, ours in (("evalkit score (fp32)", fp32_s, fp32), ("evalkit score (bf16)", bf16_s, bf16),
+                                 ("evalkit score (fp32, cached)", cached_s, fp32)):
+        same, shared, largest = _agreement(ours, theirs)
+        print(f"| {label} | {seconds:.1f} | {shared} | {shared / seconds:.2f} | {lm_eval_s / seconds:.2f}x | "
+              f"{same}/{shared} | {largest:.2e} |")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def cache_key(fingerprint: str, dtype: str, task: str, hashes: tuple[str, str], 
 
     Args:
         fingerprint: the checkpoint's content fingerprint.
-        dtype: the dtype its weights ran in.
+        dtype: the dtype its weights ran in and the backend that ran them, e.g. ``float32/evalkit-prefix``.
         task: the task name.
         hashes: the task's ``(data_sha256, prompt_sha256)``.
         settings: the task settings.

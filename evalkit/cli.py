@@ -56,6 +56,8 @@ def score(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:0, ... (default: cuda if present).")] = None,
     dtype: Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, "
                                             "float16.")] = "auto",
+    backend: Annotated[str, typer.Option(help="evalkit-prefix (each context encoded once; same results) or hf "
+                                              "(lm-eval's HFLM).")] = "evalkit-prefix",
     apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template",
                                                       help="Wrap prompts in the model's chat template.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for sampling and few-shot selection.")] = 1234,
@@ -87,7 +89,8 @@ def score(
             raise EvalkitError("--tasks is empty: give at least one task name")
     options = ScoreOptions(limit=limit, num_fewshot=num_fewshot, batch_size=_batch_size(batch_size), device=device,
                            dtype=dtype, apply_chat_template=apply_chat_template, seed=seed, use_cache=not no_cache,
-                           bootstrap_iters=bootstrap_iters, ppl_data=ppl_data, prompt_ppl_sample=prompt_ppl_sample)
+                           bootstrap_iters=bootstrap_iters, ppl_data=ppl_data, prompt_ppl_sample=prompt_ppl_sample,
+                           backend=backend)
     quiet = quiet or as_json
     from evalkit.progress import task_progress
 

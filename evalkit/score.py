@@ -40,6 +40,7 @@ class ScoreOptions:
     use_cache: bool = True
     bootstrap_iters: int = 1000
     ppl_data: Path | None = None
+    backend: str = "evalkit-prefix"
     prompt_ppl_sample: int = 10
 
 
@@ -83,6 +84,10 @@ def _dtype_for_key(checkpoint: Checkpoint, options: ScoreOptions) -> str:
     return resolve_dtype(options.dtype, options.device or default_device())
 
 
+def _backend_name(checkpoint: Checkpoint, options: ScoreOptions) -> str:
+    return "openai" if checkpoint.kind == "openai" else options.backend
+
+
 def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoint,
           chat_template_sha: str | None) -> tuple[list[_Planned], Any]:
     manager = build_task_manager([entry.task for entry in entries])
@@ -98,7 +103,8 @@ def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoi
                 fewshot_as_multiturn=options.apply_chat_template, gen_kwargs=entry.gen_kwargs,
             )
             hashes = (data_sha256(task), prompt_sha256(task))
-            key = cache.cache_key(checkpoint.fingerprint, dtype, task.config.task, hashes, settings)
+            key = cache.cache_key(checkpoint.fingerprint, f"{dtype}/{_backend_name(checkpoint, options)}",
+                                  task.config.task, hashes, settings)
             use_cache = options.use_cache and checkpoint.kind != "openai"
             planned.append(_Planned(entry, task, settings, hashes, cache.load_cached(key) if use_cache else None, key))
     return planned, manager
@@ -197,7 +203,8 @@ def _load(checkpoint: Checkpoint, options: ScoreOptions, notify: Notify, timings
     notify(f"loading {checkpoint.spec} ({checkpoint.kind}{note})")
     begun = time.perf_counter()
     with quiet_libraries():
-        loaded = load(checkpoint, dtype=options.dtype, device=options.device, batch_size=options.batch_size)
+        loaded = load(checkpoint, dtype=options.dtype, device=options.device, batch_size=options.batch_size,
+                      backend=options.backend)
     timings["load"] = round(time.perf_counter() - begun, 3)
     return loaded
 
@@ -231,7 +238,7 @@ def _collect(planned: list[_Planned], loaded: LoadedModel | None, manager: Any, 
 
 def _checkpoint_info(checkpoint: Checkpoint, loaded: LoadedModel | None, options: ScoreOptions) -> CheckpointInfo:
     dtype = loaded.dtype if loaded else _dtype_for_key(checkpoint, options)
-    backend = loaded.backend if loaded else ("openai" if checkpoint.kind == "openai" else "hf")
+    backend = loaded.backend if loaded else _backend_name(checkpoint, options)
     return CheckpointInfo(spec=checkpoint.spec, kind=checkpoint.kind, fingerprint=checkpoint.fingerprint,
                           base_fingerprint=checkpoint.base.fingerprint if checkpoint.base else None,
                           dtype=dtype, backend=backend)

@@ -269,7 +269,7 @@ def test_load_folder_gives_hflm_whose_loglikelihood_matches_torch(evalkit_home: 
                    for position in range(len(context_ids), len(all_ids)))
 
     assert isinstance(loaded.lm, HFLM)
-    assert loaded.backend == "hf"
+    assert loaded.backend == "evalkit-prefix"
     assert loglikelihood == pytest.approx(expected, rel=1e-5)
 
 

@@ -56,7 +56,7 @@ def test_embedded_model_is_converted_once_and_then_reused(shared_home: Path) -> 
     before = [(path.name, path.stat().st_ino, path.stat().st_mtime_ns) for path in (folder, weights)]
     models_before = sorted(path.name for path in (shared_home / "models").iterdir())
     loaded = load(checkpoint, device="cpu")
-    assert loaded.backend == "hf" and loaded.dtype == "float32"
+    assert loaded.backend == "evalkit-prefix" and loaded.dtype == "float32"
     assert local_model_dir(checkpoint) == folder
     assert [(path.name, path.stat().st_ino, path.stat().st_mtime_ns) for path in (folder, weights)] == before
     assert sorted(path.name for path in (shared_home / "models").iterdir()) == models_before

@@ -112,7 +112,7 @@ def test_checkpoint_fingerprint_dtype_and_backend_are_recorded(scored: ScoredRun
     assert checkpoint.kind == "hf_dir"
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", checkpoint.fingerprint)
     assert checkpoint.fingerprint == resolve(scored.spec).fingerprint
-    assert (checkpoint.dtype, checkpoint.backend) == ("float32", "hf")
+    assert (checkpoint.dtype, checkpoint.backend) == ("float32", "evalkit-prefix")
 
 
 def test_task_data_and_prompt_hashes_are_64_hex_and_differ_between_tasks(scored: ScoredRun) -> None:

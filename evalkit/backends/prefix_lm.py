@@ -1,23 +1,26 @@
 """``evalkit-prefix``: lm-eval's ``hf`` backend with each distinct context encoded once per loglikelihood call.
 
 Multiple-choice tasks ask for ``log P(choice | context)`` for several choices of one context. lm-eval's ``HFLM``
-runs ``context + choice`` through the model once per choice and projects every position onto the vocabulary.
-:class:`PrefixSharingLM` groups requests by their context tokens instead and scores them in two forwards per chunk:
-
-* a context pass runs each distinct context once (several per forward, right-padded) with a KV cache and keeps
-  only the logits of its last position, which score every continuation's first token;
-* a continuation pass runs ``continuation[:-1]`` of every multi-token continuation against a copy of its
-  context's cached keys and values (positions continue from the context's true length; context padding is
-  masked out) and keeps only the logits of real continuation positions.
+runs ``context + choice`` through the model once per choice, right-padded to the longest in its batch, and
+projects every position onto the vocabulary. :class:`PrefixSharingLM` groups requests by their context tokens and
+lays each group out as a prefix tree in one row: the context once, then ``continuation[:-1]`` of each
+continuation, with an attention mask that lets every continuation see the context and its own earlier tokens
+only, and position ids that restart after the context for each continuation. The context's keys and values are
+thus computed once and attended to by all of its continuations, in the same forward. Several groups share a row
+(each attends only to itself), so almost no compute goes to padding, and only the positions that score a token
+are projected onto the vocabulary: the context's last position (every continuation's first token) and the
+continuation positions.
 
 Each request gets what ``HFLM`` returns, ``(sum of token log-probabilities, whether every token was the argmax)``,
-equal to it up to float rounding. Requests ``HFLM`` would left-truncate (context + continuation longer than
-``max_length + 1`` tokens), and every request of a model whose cache is not all full-attention ``DynamicLayer``s
-(sliding-window or hybrid layers, seq2seq models), go to ``HFLM`` unchanged.
+equal to it up to float rounding (within 1e-4 in float32 on the bundled tasks). ``HFLM`` itself scores requests it would left-truncate
+(input longer than ``max_length``), very long ones (where sharing saves little and the mask would be large), and
+every request of a model this layout does not fit: not causal, sliding-window or hybrid layers, or an attention
+implementation other than ``sdpa``/``eager`` (flash kernels take no custom mask).
 """
 
 from __future__ import annotations
 
+import bisect
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,38 +38,35 @@ from transformers.cache_utils import DynamicLayer
 TokenRequest = tuple[Any, list[int], list[int]]
 Answer = tuple[float, bool]
 
-# A context pass holds this many contexts per `batch_size`: contexts are short next to the rows HFLM batches
-# (context + continuation), and on a CPU fewer, fuller forwards are what makes the difference.
-CONTEXTS_PER_BATCH = 4
-ROWS_PER_BATCH = 4
+# Every query of a row is scored against every key of the row (the mask only zeroes pairs out), so attention
+# cost grows with the square of the row width. Short units share rows of up to ROW_TOKENS tokens (enough to
+# leave little padding; masked attention stays under ~10% of a small model's per-token cost), and a context with
+# more continuations than fit in UNIT_TOKENS is split into several units that each repeat it (past that width,
+# recomputing a context costs less than the masked attention of a wider row).
+ROW_TOKENS = 256
+UNIT_TOKENS = 1024
+# Requests with more input tokens than this go to HFLM: their own tokens dominate the cost, and a custom mask of
+# that size would be large.
+LONG_INPUT_TOKENS = 2048
+MASKABLE_ATTENTION = ("sdpa", "eager")
 
 
 @dataclass
-class _ContextGroup:
-    """One distinct context and the indices of the requests that condition on it."""
+class _Unit:
+    """A context and some of the requests that condition on it, laid out together in one row."""
 
     context: list[int]
-    members: list[int] = field(default_factory=list)
-
-
-@dataclass
-class _ContextPass:
-    """What a context pass leaves for the continuation pass, for the contexts of one chunk."""
-
-    last_logprobs: torch.Tensor  # [contexts, vocab]: log-probs of the token after each context
-    cache: DynamicCache  # keys and values of the right-padded contexts
-    padding_mask: torch.Tensor | None  # [contexts, width]; None when no context is padded
-    lengths: torch.Tensor  # [contexts]: true context lengths
+    members: list[int]
+    length: int  # tokens in the row: the context plus continuation[:-1] of each member
 
 
 @register_model("evalkit-prefix")
 class PrefixSharingLM(HFLM):
-    """``HFLM`` that runs each distinct context of a loglikelihood call once and reuses its KV cache.
+    """``HFLM`` that encodes each distinct context of a loglikelihood call once for all of its continuations.
 
     Built with the same arguments as ``HFLM``; only ``_loglikelihood_tokens`` differs, so ``loglikelihood``,
-    ``loglikelihood_rolling`` and ``generate_until`` keep lm-eval's behaviour. ``batch_size`` bounds both
-    passes: a context pass holds up to ``4 * batch_size`` contexts and a continuation pass up to
-    ``4 * batch_size`` continuations.
+    ``loglikelihood_rolling`` and ``generate_until`` keep lm-eval's behaviour. A forward holds no more tokens
+    than ``HFLM``'s largest batch would for the same call (``batch_size`` times the longest request).
     """
 
     def _loglikelihood_tokens(self, requests: list[TokenRequest], disable_tqdm: bool = False,
@@ -81,23 +81,28 @@ class PrefixSharingLM(HFLM):
         Returns:
             One answer per request, in request order.
         """
-        if not self._shares_prefixes:
+        if not self._packs_prefixes:
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
         answers: list[Answer | None] = [None] * len(requests)
-        too_long = [index for index, (_, context, continuation) in enumerate(requests)
-                    if len(context) + len(continuation) > self.max_length + 1]
-        if too_long:
-            truncated = super()._loglikelihood_tokens([requests[index] for index in too_long],
-                                                      disable_tqdm=True, override_bs=override_bs)
-            for index, answer in zip(too_long, truncated, strict=True):
+        limit = min(self.max_length, LONG_INPUT_TOKENS)
+        to_hflm = [index for index, (_, context, continuation) in enumerate(requests)
+                   if len(context) + len(continuation) - 1 > limit]
+        if to_hflm:
+            scored = super()._loglikelihood_tokens([requests[index] for index in to_hflm], disable_tqdm=True,
+                                                   override_bs=override_bs)
+            for index, answer in zip(to_hflm, scored, strict=True):
                 answers[index] = answer
-        groups = _group_by_context(requests, skip=set(too_long))
-        batch_size = self._resolved_batch_size(override_bs)
-        progress = tqdm(total=len(requests) - len(too_long), disable=disable_tqdm or self.rank != 0,
+        ours = [index for index in range(len(requests)) if answers[index] is None]
+        if not ours:
+            return answers  # type: ignore[return-value]
+        longest = max(len(requests[index][1]) + len(requests[index][2]) - 1 for index in ours)
+        budget = self._resolved_batch_size(override_bs) * longest
+        rows = _pack(_units(requests, ours, capacity=min(UNIT_TOKENS, budget)), capacity=min(ROW_TOKENS, budget))
+        progress = tqdm(total=len(ours), disable=disable_tqdm or self.rank != 0,
                         desc="Running loglikelihood requests (shared prefixes)")
         with torch.inference_mode():
-            for chunk in _chunks(groups, requests, CONTEXTS_PER_BATCH * batch_size, self.max_length):
-                for index, answer in self._score_chunk(chunk, requests, ROWS_PER_BATCH * batch_size):
+            for batch in _forward_batches(rows, budget):
+                for index, answer in self._score_rows(batch, requests):
                     answers[index] = answer
                     if requests[index][0] is not None:
                         self.cache_hook.add_partial("loglikelihood", requests[index][0], answer)
@@ -106,11 +111,14 @@ class PrefixSharingLM(HFLM):
         return answers  # type: ignore[return-value]
 
     @cached_property
-    def _shares_prefixes(self) -> bool:
-        """Whether this model's cache can be copied row by row: a causal LM with only full-attention layers."""
-        if self.backend != "causal":
+    def _packs_prefixes(self) -> bool:
+        """Whether prefix-tree rows fit this model: causal, full attention only, a mask-taking attention kernel."""
+        if self.backend != "causal" or "position_ids" not in self._forward_parameters:
             return False
-        layers = DynamicCache(config=self.model.config).layers
+        config = self.model.config
+        if getattr(config, "_attn_implementation", None) not in MASKABLE_ATTENTION:
+            return False
+        layers = DynamicCache(config=config).layers
         return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
     @cached_property
@@ -126,122 +134,178 @@ class PrefixSharingLM(HFLM):
             self._detected_batch_size = self._detect_batch_size()
         return self._detected_batch_size
 
-    def _score_chunk(self, chunk: list[_ContextGroup], requests: list[TokenRequest],
-                     rows_per_pass: int) -> Iterator[tuple[int, Answer]]:
-        """Score every request of a chunk of context groups: one context pass, then continuation passes."""
-        state = self._context_pass([group.context for group in chunk])
-        last_argmax = state.last_logprobs.argmax(dim=-1).tolist()
-        first_logprobs, first_greedy = {}, {}
-        rows = []  # (request index, context slot) of multi-token continuations, longest first
-        for slot, group in enumerate(chunk):
-            for index in group.members:
-                first_token = requests[index][2][0]
-                first_logprobs[index] = state.last_logprobs[slot, first_token].reshape(1)
-                first_greedy[index] = last_argmax[slot] == first_token
-                if len(requests[index][2]) > 1:
-                    rows.append((index, slot))
-        rest: dict[int, tuple[torch.Tensor, bool]] = {}
-        rows.sort(key=lambda row: -len(requests[row[0]][2]))
-        for start in range(0, len(rows), rows_per_pass):
-            batch = rows[start:start + rows_per_pass]
-            continuations = [requests[index][2] for index, _ in batch]
-            scored = self._continuation_pass(state, [slot for _, slot in batch], continuations)
-            rest.update(zip([index for index, _ in batch], scored, strict=True))
-        for group in chunk:
-            for index in group.members:
-                logprobs, greedy = first_logprobs[index], first_greedy[index]
-                if index in rest:
-                    logprobs = torch.cat([logprobs, rest[index][0]])
-                    greedy = greedy and rest[index][1]
-                yield index, (float(logprobs.sum()), greedy)
+    def _score_rows(self, rows: list[list[_Unit]], requests: list[TokenRequest]) -> Iterator[tuple[int, Answer]]:
+        """Run one forward over packed rows and yield each member request's answer."""
+        layout = _RowLayout.build(rows, requests, self.device)
+        logits = self._logits(layout.input_ids, self._attention_mask(layout.allowed), layout.position_ids,
+                              layout.keep)
+        logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)  # [kept positions, vocab]
+        picked = logprobs[layout.score_rows, layout.score_tokens]
+        greedy = logprobs.argmax(dim=-1)[layout.score_rows] == layout.score_tokens
+        for index, token_logprobs, token_greedy in zip(layout.requests, picked.split(layout.counts),
+                                                       greedy.split(layout.counts), strict=True):
+            yield index, (float(token_logprobs.sum()), bool(token_greedy.all()))
 
-    def _context_pass(self, contexts: list[list[int]]) -> _ContextPass:
-        lengths = torch.tensor([len(context) for context in contexts], device=self.device)
-        width = int(lengths.max())
-        padding_mask = None
-        if bool((lengths < width).any()):
-            padding_mask = (torch.arange(width, device=self.device) < lengths[:, None]).long()
-        cache = DynamicCache(config=self.model.config)
-        last_positions = (lengths - 1)[:, None]
-        logits = self._logits(_right_pad(contexts, width, self.device), padding_mask, None, cache, last_positions)
-        last_logprobs = F.log_softmax(logits.reshape(len(contexts), -1), dim=-1, dtype=self.softmax_dtype)
-        return _ContextPass(last_logprobs, cache, padding_mask, lengths)
+    def _attention_mask(self, allowed: torch.Tensor) -> torch.Tensor:
+        """Turn ``[batch, query, key]`` booleans into the 4D mask the model's attention takes as-is."""
+        if self.model.config._attn_implementation == "sdpa":
+            return allowed[:, None]
+        dtype = self.mixed_precision_dtype or self.model.dtype
+        bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+        return bias.masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
 
-    def _continuation_pass(self, state: _ContextPass, slots: list[int],
-                           continuations: list[list[int]]) -> list[tuple[torch.Tensor, bool]]:
-        """Score tokens 2.. of each continuation after its context; returns (token log-probs, all greedy) each."""
-        inputs = [continuation[:-1] for continuation in continuations]
-        width = max(len(tokens) for tokens in inputs)
-        index = torch.tensor(slots, device=self.device)
-        cache = DynamicCache(ddp_cache_data=[(keys.index_select(0, index), values.index_select(0, index))
-                                             for keys, values, _ in state.cache])
-        steps = torch.arange(width, device=self.device)
-        attention_mask = None
-        if state.padding_mask is not None:
-            # Right padding after a continuation cannot reach its real tokens in a causal model, so only the
-            # context padding needs masking.
-            ones = torch.ones(len(slots), width, dtype=state.padding_mask.dtype, device=self.device)
-            attention_mask = torch.cat([state.padding_mask.index_select(0, index), ones], dim=1)
-        positions = state.lengths.index_select(0, index)[:, None] + steps
-        real = steps < torch.tensor([len(tokens) for tokens in inputs], device=self.device)[:, None]
-        logits = self._logits(_right_pad(inputs, width, self.device), attention_mask, positions, cache, real)
-        logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)  # [real positions, vocab]
-        targets = torch.tensor([token for continuation in continuations for token in continuation[1:]],
-                               device=self.device)
-        token_logprobs = logprobs.gather(1, targets[:, None])[:, 0]
-        greedy = logprobs.argmax(dim=-1) == targets
-        sizes = [len(tokens) for tokens in inputs]
-        return [(part_logprobs, bool(part_greedy.all())) for part_logprobs, part_greedy
-                in zip(token_logprobs.split(sizes), greedy.split(sizes), strict=True)]
-
-    def _logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-                position_ids: torch.Tensor | None, cache: DynamicCache, keep: torch.Tensor) -> torch.Tensor:
-        """Run the model and return the logits at ``keep``: ``[batch, k]`` positions, or a ``[batch, width]`` mask
-        (then flattened to ``[kept, vocab]``); models without ``logits_to_keep`` are sliced after the fact."""
-        cache_argument = "cache" if "cache" in self._forward_parameters else "past_key_values"
-        arguments = {"attention_mask": attention_mask, "position_ids": position_ids, cache_argument: cache,
-                     "use_cache": True}
+    def _logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                keep: torch.Tensor) -> torch.Tensor:
+        """Run the model and return ``[kept positions, vocab]`` logits for the ``[batch, width]`` mask ``keep``."""
+        arguments: dict[str, Any] = {"attention_mask": attention_mask, "position_ids": position_ids,
+                                     "use_cache": False}
         native_keep = "logits_to_keep" in self._forward_parameters
         if native_keep:
             arguments["logits_to_keep"] = keep
         with torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
                             enabled=self.mixed_precision_dtype is not None):
             logits = self.model(input_ids, **arguments).logits
-        if native_keep:
-            return logits
-        if keep.dtype == torch.bool:
-            return logits[keep]
-        return torch.take_along_dim(logits, keep[..., None], dim=1)
+        return logits if native_keep else logits[keep]
 
 
-def _group_by_context(requests: list[TokenRequest], *, skip: set[int]) -> list[_ContextGroup]:
-    """Group request indices by context tokens, longest context first (so a chunk pads little)."""
-    groups: dict[tuple[int, ...], _ContextGroup] = {}
-    for index, (_, context, continuation) in enumerate(requests):
-        if index in skip:
-            continue
+@dataclass
+class _RowTokens:
+    """Per-token columns of one packed row: token id, unit id, segment (0 the context, 1.. a continuation) and
+    position id, and whether its logits score a token."""
+
+    tokens: list[int] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)
+    segments: list[int] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    keep: list[bool] = field(default_factory=list)
+
+    def extend(self, tokens: list[int], *, unit: int, segment: int, first_position: int, keep: bool) -> int:
+        """Append a segment and return the column of its first token."""
+        start = len(self.tokens)
+        self.tokens += tokens
+        self.units += [unit] * len(tokens)
+        self.segments += [segment] * len(tokens)
+        self.positions += range(first_position, first_position + len(tokens))
+        self.keep += [keep] * len(tokens)
+        return start
+
+    def pad_to(self, width: int) -> None:
+        """Right-pad with tokens of their own unit and segment (-1): padding attends to padding only, so no
+        query is fully masked, and no real token attends to padding."""
+        self.extend([0] * (width - len(self.tokens)), unit=-1, segment=-1, first_position=0, keep=False)
+
+
+@dataclass
+class _RowLayout:
+    """The tensors of one forward over packed rows, and which kept position scores which request token.
+
+    ``score_rows[i]`` indexes the kept positions (row-major over ``keep``, the order in which the model returns
+    their logits) and ``score_tokens[i]`` is the token it scores; the scored tokens of ``requests[k]`` are the
+    next ``counts[k]`` entries, in continuation order.
+    """
+
+    input_ids: torch.Tensor  # [batch, width]
+    position_ids: torch.Tensor  # [batch, width]
+    allowed: torch.Tensor  # [batch, width, width]: query may attend to key
+    keep: torch.Tensor  # [batch, width]
+    score_rows: torch.Tensor
+    score_tokens: torch.Tensor
+    requests: list[int]
+    counts: list[int]
+
+    @classmethod
+    def build(cls, rows: list[list[_Unit]], requests: list[TokenRequest], device: torch.device) -> _RowLayout:
+        """Lay out each unit as its context then ``continuation[:-1]`` of each member, with position ids that
+        restart after the context for every continuation."""
+        columns = [_RowTokens() for _ in rows]
+        cells: list[tuple[int, int, int]] = []  # (row, column, token scored there), request after request
+        order, counts = [], []
+        unit_id = 0
+        for row_index, (row, row_tokens) in enumerate(zip(rows, columns, strict=True)):
+            for unit in row:
+                start = row_tokens.extend(unit.context, unit=unit_id, segment=0, first_position=0, keep=False)
+                last = start + len(unit.context) - 1
+                row_tokens.keep[last] = True
+                for segment, index in enumerate(unit.members, start=1):
+                    continuation = requests[index][2]
+                    first = row_tokens.extend(continuation[:-1], unit=unit_id, segment=segment,
+                                              first_position=len(unit.context), keep=True)
+                    cells.append((row_index, last, continuation[0]))
+                    cells += [(row_index, first + offset, token) for offset, token in enumerate(continuation[1:])]
+                    order.append(index)
+                    counts.append(len(continuation))
+                unit_id += 1
+        width = max(len(row_tokens.tokens) for row_tokens in columns)
+        for row_tokens in columns:
+            row_tokens.pad_to(width)
+        return cls._tensors(columns, cells, order, counts, device)
+
+    @classmethod
+    def _tensors(cls, columns: list[_RowTokens], cells: list[tuple[int, int, int]], order: list[int],
+                 counts: list[int], device: torch.device) -> _RowLayout:
+        def stacked(name: str) -> torch.Tensor:
+            return torch.tensor([getattr(row_tokens, name) for row_tokens in columns], device=device)
+
+        unit, segment, position, keep = stacked("units"), stacked("segments"), stacked("positions"), stacked("keep")
+        allowed = ((unit[:, :, None] == unit[:, None, :])
+                   & ((segment[:, None, :] == 0) | (segment[:, :, None] == segment[:, None, :]))
+                   & (position[:, None, :] <= position[:, :, None]))
+        kept_number = torch.full(keep.shape, -1, dtype=torch.long, device=device)
+        kept_number[keep] = torch.arange(int(keep.sum()), device=device)
+        row, column, token = (torch.tensor(values, device=device) for values in zip(*cells, strict=True))
+        return cls(input_ids=stacked("tokens"), position_ids=position, allowed=allowed, keep=keep,
+                   score_rows=kept_number[row, column], score_tokens=token, requests=order, counts=counts)
+
+
+def _units(requests: list[TokenRequest], indices: list[int], *, capacity: int) -> list[_Unit]:
+    """Group requests by context tokens; split a group whose continuations overflow ``capacity`` into several
+    units (each repeats the context, and takes at least one continuation)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index in indices:
+        _, context, continuation = requests[index]
         assert context and continuation, "lm-eval passes non-empty context and continuation tokens"
-        groups.setdefault(tuple(context), _ContextGroup(list(context))).members.append(index)
-    return sorted(groups.values(), key=lambda group: (-len(group.context), group.context))
+        groups.setdefault(tuple(context), []).append(index)
+    units = []
+    for context, members in groups.items():
+        members = sorted(members, key=lambda index: -len(requests[index][2]))
+        unit = _Unit(list(context), [], len(context))
+        for index in members:
+            extra = len(requests[index][2]) - 1
+            if unit.members and unit.length + extra > capacity:
+                units.append(unit)
+                unit = _Unit(list(context), [], len(context))
+            unit.members.append(index)
+            unit.length += extra
+        units.append(unit)
+    return units
 
 
-def _chunks(groups: list[_ContextGroup], requests: list[TokenRequest], contexts_per_pass: int,
-            max_length: int) -> Iterator[list[_ContextGroup]]:
-    """Split sorted groups into chunks of at most ``contexts_per_pass`` contexts whose padded cache plus any
-    continuation stays within ``max_length`` tokens."""
-    chunk: list[_ContextGroup] = []
-    for group in groups:
-        longest_continuation = max(len(requests[index][2]) for index in group.members)
-        fits = not chunk or len(chunk[0].context) + longest_continuation - 1 <= max_length
-        if chunk and (len(chunk) == contexts_per_pass or not fits):
-            yield chunk
-            chunk = []
-        chunk.append(group)
-    if chunk:
-        yield chunk
+def _pack(units: list[_Unit], *, capacity: int) -> list[list[_Unit]]:
+    """Best-fit-decreasing packing of units into rows of ``capacity`` tokens (a longer unit gets its own row);
+    rows come out longest first."""
+    rows: list[list[_Unit]] = []
+    by_room: list[tuple[int, int]] = []  # (free tokens, row index), ascending
+    for unit in sorted(units, key=lambda unit: (-unit.length, unit.context)):
+        slot = bisect.bisect_left(by_room, (unit.length, -1))
+        if slot < len(by_room):
+            free, row_index = by_room.pop(slot)
+            rows[row_index].append(unit)
+        else:
+            free, row_index = capacity, len(rows)
+            rows.append([unit])
+        if free - unit.length > 0:
+            bisect.insort(by_room, (free - unit.length, row_index))
+    return sorted(rows, key=lambda row: -sum(unit.length for unit in row))
 
 
-def _right_pad(sequences: list[list[int]], width: int, device: torch.device) -> torch.Tensor:
-    # The pad id is never attended to (masked, or after the real tokens) and its logits are dropped.
-    padded = [list(tokens) + [0] * (width - len(tokens)) for tokens in sequences]
-    return torch.tensor(padded, dtype=torch.long, device=device)
+def _forward_batches(rows: list[list[_Unit]], budget: int) -> Iterator[list[list[_Unit]]]:
+    """Group rows (longest first) into forwards of at most ``budget`` padded tokens, at least one row each."""
+    batch: list[list[_Unit]] = []
+    for row in rows:
+        width = sum(unit.length for unit in (batch[0] if batch else row))
+        if batch and (len(batch) + 1) * width > budget:
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch

@@ -1,5 +1,5 @@
-"""Load a resolved checkpoint into an lm-eval model object (``HFLM`` over the loaded transformers model,
-or lm-eval's completions client for endpoints)."""
+"""Load a resolved checkpoint into an lm-eval model object (evalkit's prefix-sharing ``HFLM`` or lm-eval's own
+``HFLM`` over the loaded transformers model, or lm-eval's completions client for endpoints)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from lm_eval.api.model import LM
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+BACKENDS = ("evalkit-prefix", "hf")
 
 
 @dataclass
@@ -28,7 +29,7 @@ class LoadedModel:
         tokenizer: its tokenizer (``None`` for endpoints).
         dtype: the torch dtype the weights run in, or ``"remote"``.
         device: where the weights run, or ``"remote"``.
-        backend: ``"hf"`` or ``"openai"``.
+        backend: ``"evalkit-prefix"``, ``"hf"`` or ``"openai"``.
     """
 
     lm: LM
@@ -124,7 +125,7 @@ def _merge_adapter(base_model: Any, checkpoint: Checkpoint) -> Any:
 
 
 def load(checkpoint: Checkpoint, *, dtype: str = "auto", device: str | None = None,
-         batch_size: int | str = 1, max_batch_size: int = 64) -> LoadedModel:
+         batch_size: int | str = 1, max_batch_size: int = 64, backend: str = "evalkit-prefix") -> LoadedModel:
     """Load a checkpoint and wrap it as an lm-eval model.
 
     Args:
@@ -133,10 +134,14 @@ def load(checkpoint: Checkpoint, *, dtype: str = "auto", device: str | None = No
         device: a torch device; ``None`` picks CUDA when present.
         batch_size: an int, or ``auto`` to let lm-eval find the largest batch that fits.
         max_batch_size: the cap for ``auto``.
+        backend: for local checkpoints, ``evalkit-prefix`` (:class:`evalkit.backends.PrefixSharingLM`: each
+            distinct context encoded once, same results) or ``hf`` (lm-eval's ``HFLM``); ignored for endpoints.
 
     Returns:
         The :class:`LoadedModel`.
     """
+    if backend not in BACKENDS:
+        raise SettingsError(f"backend {backend!r} is not supported: use one of {', '.join(BACKENDS)}")
     if checkpoint.kind == "openai":
         assert checkpoint.endpoint is not None
         size = batch_size if isinstance(batch_size, int) else 1
@@ -144,12 +149,16 @@ def load(checkpoint: Checkpoint, *, dtype: str = "auto", device: str | None = No
                            "remote", "remote", "openai")
     from lm_eval.models.huggingface import HFLM
 
+    from evalkit.backends import PrefixSharingLM
+
     device = device or default_device()
     concrete = resolve_dtype(dtype, device)
     model, tokenizer = load_transformers(checkpoint, dtype=concrete, device=device)
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_batch_size=max_batch_size,
-              device=device)
-    return LoadedModel(lm, model, tokenizer, concrete, device, "hf")
+    lm_class = PrefixSharingLM if backend == "evalkit-prefix" else HFLM
+    # bf16/fp16 log-softmax flipped predictions in our measurements; scores are normalised in float32.
+    lm = lm_class(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_batch_size=max_batch_size,
+                  device=device, softmax_dtype=None if concrete == "float32" else "float32")
+    return LoadedModel(lm, model, tokenizer, concrete, device, backend)
 
 
 def _first_line(error: BaseException) -> str:
