@@ -16,6 +16,7 @@ import torch
 
 from evalkit.checkpoints import embedded_gguf_path, load, resolve
 from evalkit.errors import CheckpointError
+from tests.tiny import save_random_lora
 
 WEIGHTS = "model.safetensors"
 
@@ -23,16 +24,8 @@ WEIGHTS = "model.safetensors"
 @pytest.fixture(scope="module")
 def tiny_adapter_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LoRA adapter with random (non-zero) weights on the tiny model, its config naming the tiny folder."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    torch.manual_seed(1)
-    folder = tmp_path_factory.mktemp("tiny-adapter")
-    get_peft_model(base, config).save_pretrained(folder)
-    _set_adapter_base(folder, str(tiny_model_dir))
-    return folder
+    return save_random_lora(tiny_model_dir, tmp_path_factory.mktemp("tiny-adapter"), base_spec=str(tiny_model_dir),
+                            seed=1)
 
 
 def _set_adapter_base(folder: Path, base: str) -> None:

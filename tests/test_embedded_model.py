@@ -7,7 +7,6 @@ is converted once per session.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from evalkit.items import read_items
 from evalkit.score import ScoreOptions, score
 from evalkit.scorecard import Scorecard
 from evalkit.suites import SuiteEntry
+from tests.tiny import save_random_lora
 
 pytestmark = pytest.mark.slow
 
@@ -79,18 +79,7 @@ def test_cli_score_smollm2_prints_the_scorecard_table_and_the_run_path(shared_ho
 
 def _lora_adapter(base_folder: Path, target: Path) -> Path:
     """A rank-4 LoRA on q_proj/v_proj with random (not zero) B matrices, saved with base ``smollm2``."""
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(base_folder, dtype=torch.float32)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
-                        task_type="CAUSAL_LM")
-    get_peft_model(base, config).save_pretrained(target)
-    config_file = target / "adapter_config.json"
-    adapter_config = json.loads(config_file.read_text(encoding="utf-8"))
-    adapter_config["base_model_name_or_path"] = "smollm2"
-    config_file.write_text(json.dumps(adapter_config), encoding="utf-8")
-    return target
+    return save_random_lora(base_folder, target, base_spec="smollm2")
 
 
 def test_lora_adapter_on_the_embedded_model_scores_differently_from_its_base(shared_home: Path,

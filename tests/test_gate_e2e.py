@@ -9,7 +9,6 @@ with 62 items. Slow: three scoring runs of the real model (minutes on a CPU).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,12 +16,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-import torch
 
 from evalkit.checkpoints import local_model_dir, resolve
 from evalkit.gate import GateResult
 from evalkit.score import ScoreOptions, score
 from evalkit.suites import SuiteEntry
+from tests.tiny import save_random_lora
 
 pytestmark = pytest.mark.slow
 
@@ -39,20 +38,9 @@ checks:
 @pytest.fixture(scope="module")
 def damaging_adapter(shared_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LoRA adapter on ``smollm2`` whose random weights are large enough to wreck its answers (seeded)."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(local_model_dir(resolve("smollm2")), dtype=torch.float32)
-    config = LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"],
-                        init_lora_weights=False, task_type="CAUSAL_LM")
-    folder = tmp_path_factory.mktemp("damaging-adapter")
-    get_peft_model(base, config).save_pretrained(folder)
-    config_file = folder / "adapter_config.json"
-    adapter_config = json.loads(config_file.read_text(encoding="utf-8"))
-    adapter_config["base_model_name_or_path"] = "smollm2"
-    config_file.write_text(json.dumps(adapter_config), encoding="utf-8")
-    return folder
+    return save_random_lora(local_model_dir(resolve("smollm2")), tmp_path_factory.mktemp("damaging-adapter"),
+                            base_spec="smollm2", rank=8, alpha=64,
+                            modules=("q_proj", "v_proj", "o_proj", "down_proj"))
 
 
 def gate_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -43,3 +43,24 @@ def save_tiny_model(folder: Path, *, seed: int = 0) -> Path:
     tiny_llama(len(tokenizer), seed=seed).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def save_random_lora(base_folder: Path, target: Path, *, base_spec: str, seed: int = 0, rank: int = 4,
+                     alpha: int = 8, modules: tuple[str, ...] = ("q_proj", "v_proj")) -> Path:
+    """Save a LoRA adapter with random (not zero-initialised, so not a no-op) weights on the model in
+    ``base_folder``, with ``base_spec`` written as its ``base_model_name_or_path``; return ``target``."""
+    import json
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(base_folder, dtype=torch.float32)
+    config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(modules), init_lora_weights=False,
+                        task_type="CAUSAL_LM")
+    get_peft_model(base, config).save_pretrained(target)
+    config_file = target / "adapter_config.json"
+    adapter_config = json.loads(config_file.read_text(encoding="utf-8"))
+    adapter_config["base_model_name_or_path"] = base_spec
+    config_file.write_text(json.dumps(adapter_config), encoding="utf-8")
+    return target
