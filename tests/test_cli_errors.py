@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -182,3 +183,14 @@ def test_chat_template_requested_for_a_model_without_one(evalkit_home: Path, tin
                      "--apply-chat-template")
 
     assert_bad_input(result, evalkit_home, "no chat template", "drop the flag")
+
+
+def test_model_folder_with_truncated_weights(evalkit_home: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:3000])
+
+    result = run_cli(evalkit_home, "score", str(broken), "--tasks", TASK, "--limit", "1")
+
+    assert_bad_input(result, evalkit_home, "would not load", "weights are complete")

@@ -93,6 +93,7 @@ def load_transformers(checkpoint: Checkpoint, *, dtype: str, device: str) -> tup
         ``(model, tokenizer)`` with the model in eval mode on ``device``.
     """
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if checkpoint.kind == "adapter":
@@ -103,7 +104,7 @@ def load_transformers(checkpoint: Checkpoint, *, dtype: str, device: str) -> tup
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
-    except (OSError, ValueError, RuntimeError, KeyError) as error:
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as error:
         raise CheckpointError(
             f"model {checkpoint.spec} would not load ({type(error).__name__}: {_first_line(error)}): "
             "check that its weights are complete and match its config"
