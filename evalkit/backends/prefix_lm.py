@@ -12,10 +12,10 @@ are projected onto the vocabulary: the context's last position (every continuati
 continuation positions.
 
 Each request gets what ``HFLM`` returns, ``(sum of token log-probabilities, whether every token was the argmax)``,
-equal to it up to float rounding (within 1e-4 in float32 on the bundled tasks). ``HFLM`` itself scores requests it would left-truncate
-(input longer than ``max_length``), very long ones (where sharing saves little and the mask would be large), and
-every request of a model this layout does not fit: not causal, sliding-window or hybrid layers, or an attention
-implementation other than ``sdpa``/``eager`` (flash kernels take no custom mask).
+equal to it up to float rounding (within 1e-4 in float32 on the bundled tasks). ``HFLM`` itself scores requests
+it would left-truncate (input longer than ``max_length``), very long ones (where sharing saves little and the
+mask would be large), and every request of a model this layout does not fit: not causal, sliding-window or
+hybrid layers, or an attention implementation other than ``sdpa``/``eager`` (flash kernels take no custom mask).
 """
 
 from __future__ import annotations
