@@ -64,13 +64,14 @@ def _metrics(task_name: str, results: dict[str, Any]) -> list[Metric]:
         name, filter_name = key.split(",", 1)
         stderr = values.get(f"{name}_stderr,{filter_name}")
         metrics.append(Metric(
-            name=name, filter=filter_name, value=_float_or_none(value),
-            stderr=_float_or_none(stderr), n=n, higher_is_better=higher.get(name),
+            name=name, filter=filter_name, value=float_or_none(value),
+            stderr=float_or_none(stderr), n=n, higher_is_better=higher.get(name),
         ))
     return metrics
 
 
-def _float_or_none(value: Any) -> float | None:
+def float_or_none(value: Any) -> float | None:
+    """Return ``value`` as a float, or ``None`` for lm-eval's ``"N/A"`` and other non-numbers."""
     try:
         return float(value)
     except (TypeError, ValueError):

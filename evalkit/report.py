@@ -14,12 +14,17 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 def metric_rows(scorecard: Scorecard) -> list[list[str]]:
-    """Return one table row per task metric: task, metric, filter, value, stderr, n, shots, cached-from."""
-    return [
+    """Return one table row per task metric, then per group aggregate: task, metric, filter, value, stderr, n,
+    shots, cached-from."""
+    rows = [
         [result.name, metric.name, metric.filter, _fmt(metric.value), _fmt(metric.stderr), str(metric.n),
          str(result.settings.num_fewshot), result.cached_from or ""]
         for result in scorecard.tasks for metric in result.metrics
     ]
+    rows += [[f"{group.name} (group of {len(group.tasks)})", metric.name, metric.filter, _fmt(metric.value),
+              _fmt(metric.stderr), str(metric.n), "", ""]
+             for group in scorecard.groups for metric in group.metrics]
+    return rows
 
 
 METRIC_HEADER = ["task", "metric", "filter", "value", "stderr", "n", "shots", "cached from"]

@@ -16,6 +16,7 @@ from evalkit.checkpoints import Checkpoint, LoadedModel, load, resolve
 from evalkit.engine import TaskRun, data_sha256, effective_fewshot, prompt_sha256, run_task
 from evalkit.environment import capture_environment
 from evalkit.errors import SettingsError
+from evalkit.groups import aggregate_groups
 from evalkit.hashing import json_sha256
 from evalkit.items import write_items
 from evalkit.quiet import quiet_libraries
@@ -89,11 +90,12 @@ def _backend_name(checkpoint: Checkpoint, options: ScoreOptions) -> str:
 
 
 def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoint,
-          chat_template_sha: str | None) -> tuple[list[_Planned], Any]:
+          chat_template_sha: str | None) -> tuple[list[_Planned], Any, dict[str, Any]]:
     manager = build_task_manager([entry.task for entry in entries])
     dtype = _dtype_for_key(checkpoint, options)
-    planned = []
+    planned, groups = [], {}
     for entry, loaded in zip(entries, load_all([entry.task for entry in entries], manager), strict=True):
+        groups.update(loaded.groups)
         for task in loaded.tasks.values():
             settings = TaskSettings(
                 num_fewshot=effective_fewshot(task, options.num_fewshot if options.num_fewshot is not None
@@ -107,7 +109,7 @@ def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoi
                                   task.config.task, hashes, settings)
             use_cache = options.use_cache and checkpoint.kind != "openai"
             planned.append(_Planned(entry, task, settings, hashes, cache.load_cached(key) if use_cache else None, key))
-    return planned, manager
+    return planned, manager, groups
 
 
 def _chat_template_sha(loaded: LoadedModel | None) -> str | None:
@@ -165,7 +167,7 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
             raise SettingsError(f"--apply-chat-template: {spec} has no chat template; drop the flag or add a "
                                 "chat_template to its tokenizer_config.json")
     notify("loading tasks")
-    planned, manager = _plan(entries, options, checkpoint, _chat_template_sha(loaded))
+    planned, manager, groups = _plan(entries, options, checkpoint, _chat_template_sha(loaded))
     if loaded is None and (texts or any(item.cached is None for item in planned)):
         loaded = _load(checkpoint, options, notify, timings)
     run_id = store.new_run_id(spec)
@@ -186,7 +188,8 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
             run_id=run_id, created_at=datetime.now(UTC), suite=suite,
             checkpoint=_checkpoint_info(checkpoint, loaded, options),
             environment=capture_environment(loaded.device if loaded else options.device or "cpu"),
-            tasks=collected.results, seed_metrics=seeds, timings=timings,
+            tasks=collected.results, groups=aggregate_groups(groups, collected.results),
+            seed_metrics=seeds, timings=timings,
             options={"batch_size": str(options.batch_size), "device": options.device, "use_cache": options.use_cache,
                      "bootstrap_iters": options.bootstrap_iters}, items_path=str(folder / "items.jsonl"),
         )

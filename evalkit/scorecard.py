@@ -74,6 +74,15 @@ class TaskResult(_Strict):
     cached_from: str | None = Field(default=None, description="Run id whose stored result was reused, if any.")
 
 
+class GroupResult(_Strict):
+    """An lm-eval group's aggregate over its leaf tasks, computed as lm-eval computes it."""
+
+    name: str
+    tasks: list[str] = Field(description="The leaf tasks aggregated.")
+    metrics: list[Metric] = Field(description="Aggregates per the group's aggregate_metric_list; n is the summed "
+                                              "sample size.")
+
+
 class Perplexity(_Strict):
     """Cross-entropy and perplexity of the model on a text source."""
 
@@ -129,6 +138,7 @@ class Scorecard(_Strict):
     checkpoint: CheckpointInfo
     environment: Environment
     tasks: list[TaskResult]
+    groups: list[GroupResult] = Field(default_factory=list, description="Aggregates of requested lm-eval groups.")
     seed_metrics: SeedMetrics = Field(default_factory=SeedMetrics)
     options: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="Run-wide options that do not change results (batch size, device).")

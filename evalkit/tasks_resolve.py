@@ -7,9 +7,9 @@ one of the bundled tasks.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -27,10 +27,11 @@ _DATASET_ERRORS = ("ConnectionError", "DatasetNotFoundError", "LocalEntryNotFoun
 
 @dataclass(frozen=True)
 class LoadedTasks:
-    """The leaf tasks behind one requested name, in lm-eval's order."""
+    """The leaf tasks behind one requested name, in lm-eval's order, and the groups that contain them."""
 
     requested: str
     tasks: dict[str, Task]
+    groups: dict[str, Any] = field(default_factory=dict)
 
 
 def bundled_task_names() -> list[str]:
@@ -50,7 +51,7 @@ class _IgnoreTagsLoader(yaml.SafeLoader):
 _IgnoreTagsLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-def _validate_yaml_path(path: Path) -> None:
+def _validate_yaml_path(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise TaskError(f"task file {path} does not exist: check the path")
     try:
@@ -62,6 +63,14 @@ def _validate_yaml_path(path: Path) -> None:
     if not isinstance(config, dict) or not any(key in config for key in ("task", "group", "include")):
         raise TaskError(f"task file {path} has no 'task' or 'group' key, so it is not an lm-eval task config: "
                         "add `task: <name>` with the task's fields")
+    return config
+
+
+def _yaml_spec(path: Path) -> str:
+    """What to ask lm-eval for: a group file by its group name (lm-eval 0.4.13 cannot load a group by path;
+    the file's folder is on the include path), a task file by its path."""
+    group = _validate_yaml_path(path).get("group")
+    return group if isinstance(group, str) else str(path.resolve())
 
 
 def build_task_manager(names: list[str]) -> TaskManager:
@@ -100,7 +109,7 @@ def load_tasks(name: str, manager: TaskManager) -> LoadedTasks:
         TaskError: unknown name (with the closest known names) or a task config lm-eval rejects.
         DatasetUnavailableError: the task's dataset cannot be read offline.
     """
-    spec = str(Path(name).resolve()) if name.endswith((".yaml", ".yml")) else name
+    spec = _yaml_spec(Path(name)) if name.endswith((".yaml", ".yml")) else name
     if not name.endswith((".yaml", ".yml")) and name not in manager.all_tasks:
         close = difflib.get_close_matches(name, manager.all_tasks, n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(close)}?" if close else "run `evalkit tasks` to list the bundled tasks"
@@ -111,7 +120,7 @@ def load_tasks(name: str, manager: TaskManager) -> LoadedTasks:
         raise _translate_load_error(name, error) from error
     if not loaded["tasks"]:
         raise TaskError(f"{name!r} names no runnable task: check the task or group definition")
-    return LoadedTasks(requested=name, tasks=dict(loaded["tasks"]))
+    return LoadedTasks(requested=name, tasks=dict(loaded["tasks"]), groups=dict(loaded["groups"]))
 
 
 def load_all(names: list[str], manager: TaskManager) -> list[LoadedTasks]:
