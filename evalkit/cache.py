@@ -29,7 +29,8 @@ def cache_key(fingerprint: str, dtype: str, task: str, hashes: tuple[str, str], 
 
     Args:
         fingerprint: the checkpoint's content fingerprint.
-        dtype: the dtype its weights ran in and the backend that ran them, e.g. ``float32/evalkit-prefix``.
+        dtype: the runtime that shapes the outcome: dtype, backend, device type, bootstrap resamples and prompt
+            sample size, e.g. ``float32/evalkit-prefix/cpu/bootstrap=1000/prompt-ppl=10``.
         task: the task name.
         hashes: the task's ``(data_sha256, prompt_sha256)``.
         settings: the task settings.

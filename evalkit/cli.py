@@ -35,7 +35,7 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
 
 
 def _batch_size(value: str) -> int | str:
-    if value == "auto" or value.startswith("auto:"):
+    if value == "auto":
         return "auto"
     try:
         return int(value)

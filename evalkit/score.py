@@ -3,6 +3,7 @@ and write the scorecard, items and reports into the run store."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class _Collected:
     items: list = field(default_factory=list)
     prompt_ppl: list = field(default_factory=list)
     uncertainty: list = field(default_factory=list)
+    fresh: list = field(default_factory=list)
 
 
 def validate_options(options: ScoreOptions) -> None:
@@ -71,6 +73,8 @@ def validate_options(options: ScoreOptions) -> None:
         raise SettingsError(f"--num-fewshot {options.num_fewshot} is negative: give 0 or more")
     if isinstance(options.batch_size, int) and options.batch_size <= 0:
         raise SettingsError(f"--batch-size {options.batch_size} is not positive: give an int >= 1 or 'auto'")
+    if options.device is not None:
+        _check_device(options.device)
     if options.prompt_ppl_sample < 0:
         raise SettingsError("--prompt-ppl-sample must be 0 (off) or more")
     if options.bootstrap_iters < 0:
@@ -83,6 +87,23 @@ def _dtype_for_key(checkpoint: Checkpoint, options: ScoreOptions) -> str:
     from evalkit.checkpoints._load import default_device, resolve_dtype
 
     return resolve_dtype(options.dtype, options.device or default_device())
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise SettingsError(f"--device {device!r} is not a torch device: use cpu, cuda or cuda:N") from error
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(f"--device {device}: no CUDA GPU is visible here; use --device cpu")
+
+
+def _device_type(options: ScoreOptions) -> str:
+    from evalkit.checkpoints._load import default_device
+
+    return (options.device or default_device()).split(":", 1)[0]
 
 
 def _backend_name(checkpoint: Checkpoint, options: ScoreOptions) -> str:
@@ -105,8 +126,9 @@ def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoi
                 fewshot_as_multiturn=options.apply_chat_template, gen_kwargs=entry.gen_kwargs,
             )
             hashes = (data_sha256(task), prompt_sha256(task))
-            key = cache.cache_key(checkpoint.fingerprint, f"{dtype}/{_backend_name(checkpoint, options)}",
-                                  task.config.task, hashes, settings)
+            runtime = (f"{dtype}/{_backend_name(checkpoint, options)}/{_device_type(options)}"
+                       f"/bootstrap={options.bootstrap_iters}/prompt-ppl={options.prompt_ppl_sample}")
+            key = cache.cache_key(checkpoint.fingerprint, runtime, task.config.task, hashes, settings)
             use_cache = options.use_cache and checkpoint.kind != "openai"
             planned.append(_Planned(entry, task, settings, hashes, cache.load_cached(key) if use_cache else None, key))
     return planned, manager, groups
@@ -195,8 +217,11 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
         )
         _write_run(folder, scorecard, collected.items)
     except BaseException:
-        store.finish_run(run_id, "failed")
+        with contextlib.suppress(Exception):  # the original error matters more than the index update
+            store.finish_run(run_id, "failed")
         raise
+    for key, outcome in collected.fresh:  # cached only once their run is complete, so cached_from resolves
+        cache.store_cached(key, outcome)
     store.finish_run(run_id)
     return scorecard
 
@@ -226,7 +251,7 @@ def _collect(planned: list[_Planned], loaded: LoadedModel | None, manager: Any, 
             assert loaded is not None
             outcome = _run_planned(item, loaded, manager, options, run_id)
             if loaded.backend != "openai":
-                cache.store_cached(item.key, outcome)
+                collected.fresh.append((item.key, outcome))
         timings[f"task:{name}"] = outcome.result.seconds if item.cached is None else 0.0
         collected.results.append(outcome.result)
         collected.items.extend(outcome.items)

@@ -30,7 +30,11 @@ def read_texts(path: Path) -> list[str]:
     """
     if not path.is_file():
         raise SettingsError(f"--ppl-data file {path} does not exist: check the path")
-    raw = path.read_text(encoding="utf-8")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"--ppl-data file {path} cannot be read as UTF-8 text ({type(error).__name__}): "
+                            "give a UTF-8 JSONL or text file") from error
     if path.suffix == ".jsonl":
         texts = []
         for number, line in enumerate(raw.splitlines(), start=1):

@@ -136,4 +136,10 @@ def get_run(run_ref: str) -> RunRecord:
 
 def load_scorecard(run_ref: str) -> Scorecard:
     """Load the scorecard of a finished run (see :func:`get_run` for ``run_ref``)."""
-    return Scorecard.load(get_run(run_ref).path / "scorecard.json")
+    record = get_run(run_ref)
+    path = record.path / "scorecard.json"
+    try:
+        return Scorecard.load(path)
+    except (OSError, ValueError) as error:
+        raise RunNotFoundError(f"run {record.run_id}: {path} is missing or unreadable ({type(error).__name__}); "
+                               "score the checkpoint again") from error

@@ -194,3 +194,20 @@ def test_model_folder_with_truncated_weights(evalkit_home: Path, tiny_model_dir:
     result = run_cli(evalkit_home, "score", str(broken), "--tasks", TASK, "--limit", "1")
 
     assert_bad_input(result, evalkit_home, "would not load", "weights are complete")
+
+
+def test_device_that_is_not_available(evalkit_home: Path, tiny_model_dir: Path) -> None:
+    result = run_cli(evalkit_home, "score", str(tiny_model_dir), "--tasks", TASK, "--limit", "1",
+                     "--device", "cuda")
+
+    assert_bad_input(result, evalkit_home, "--device cuda", "--device cpu")
+
+
+def test_ppl_data_that_is_not_utf8(evalkit_home: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    binary = tmp_path / "texts.txt"
+    binary.write_bytes(b"\xff\xfe\x00broken")
+
+    result = run_cli(evalkit_home, "score", str(tiny_model_dir), "--tasks", TASK, "--limit", "1",
+                     "--ppl-data", str(binary))
+
+    assert_bad_input(result, evalkit_home, "cannot be read as UTF-8", "UTF-8 JSONL or text file")

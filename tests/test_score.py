@@ -304,6 +304,31 @@ def test_run_that_fails_during_a_task_is_indexed_failed_and_leaves_no_scorecard(
         store.get_run(record.run_id)
 
 
+def test_tasks_of_a_failed_run_are_not_reused_from_the_cache(tiny_model_dir: Path, tmp_path: Path,
+                                                             evalkit_home: Path) -> None:
+    task_dir = tmp_path / "crash_task"
+    task_dir.mkdir()
+    (task_dir / "scorer_crash.yaml").write_text(FAILING_TASK_YAML, encoding="utf-8")
+    (task_dir / "crash_utils.py").write_text(FAILING_TASK_UTILS, encoding="utf-8")
+    entries = [SuiteEntry(task=ARC, limit=1), SuiteEntry(task=str(task_dir / "scorer_crash.yaml"))]
+    with pytest.raises(RuntimeError, match="scorer crashed mid-task"):
+        score(str(tiny_model_dir), entries, ScoreOptions())
+
+    rerun = score(str(tiny_model_dir), [SuiteEntry(task=ARC, limit=1)], ScoreOptions())
+
+    assert rerun.tasks[0].cached_from is None
+
+
+def test_a_different_prompt_sample_size_misses_the_cache(tiny_model_dir: Path, evalkit_home: Path) -> None:
+    entries = [SuiteEntry(task=ARC, limit=2)]
+    score(str(tiny_model_dir), entries, ScoreOptions(prompt_ppl_sample=0))
+
+    again = score(str(tiny_model_dir), entries, ScoreOptions(prompt_ppl_sample=2))
+
+    assert again.tasks[0].cached_from is None
+    assert again.seed_metrics.prompt_perplexity[0].n == 2
+
+
 ENDPOINT_MODEL = "tiny-llama"
 
 

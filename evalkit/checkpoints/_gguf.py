@@ -79,6 +79,10 @@ def convert_gguf(path: Path, target: Path) -> Path:
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        if (target / "config.json").is_file():  # another process finished the same conversion first
+            shutil.rmtree(staging)
+            return target
+        shutil.rmtree(target, ignore_errors=True)  # a leftover without config.json is not a finished conversion
         staging.replace(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

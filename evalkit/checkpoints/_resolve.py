@@ -126,7 +126,7 @@ def _resolve_adapter(path: Path, spec: str) -> Checkpoint:
     try:
         adapter_config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
         base_spec = str(adapter_config["base_model_name_or_path"])
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+    except (json.JSONDecodeError, KeyError, TypeError, OSError, UnicodeDecodeError) as error:
         raise CheckpointError(
             f"{path / 'adapter_config.json'} has no readable base_model_name_or_path: fix the adapter config"
         ) from error
