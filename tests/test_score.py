@@ -287,13 +287,20 @@ def crash(doc, results):
 '''
 
 
-def test_run_that_fails_during_a_task_is_indexed_failed_and_leaves_no_scorecard(
-        tiny_model_dir: Path, tmp_path: Path, evalkit_home: Path) -> None:
+@pytest.fixture
+def crashing_task(tmp_path: Path) -> Path:
+    """A task YAML (with its helper module beside it) whose scorer raises on the first item."""
     task_dir = tmp_path / "crash_task"
     task_dir.mkdir()
-    (task_dir / "scorer_crash.yaml").write_text(FAILING_TASK_YAML, encoding="utf-8")
     (task_dir / "crash_utils.py").write_text(FAILING_TASK_UTILS, encoding="utf-8")
-    entries = [SuiteEntry(task=ARC, limit=1), SuiteEntry(task=str(task_dir / "scorer_crash.yaml"))]
+    path = task_dir / "scorer_crash.yaml"
+    path.write_text(FAILING_TASK_YAML, encoding="utf-8")
+    return path
+
+
+def test_run_that_fails_during_a_task_is_indexed_failed_and_leaves_no_scorecard(
+        tiny_model_dir: Path, crashing_task: Path, evalkit_home: Path) -> None:
+    entries = [SuiteEntry(task=ARC, limit=1), SuiteEntry(task=str(crashing_task))]
     with pytest.raises(RuntimeError, match="scorer crashed mid-task"):
         score(str(tiny_model_dir), entries, ScoreOptions())
     [record] = store.list_runs(include_unfinished=True)
@@ -304,13 +311,9 @@ def test_run_that_fails_during_a_task_is_indexed_failed_and_leaves_no_scorecard(
         store.get_run(record.run_id)
 
 
-def test_tasks_of_a_failed_run_are_not_reused_from_the_cache(tiny_model_dir: Path, tmp_path: Path,
+def test_tasks_of_a_failed_run_are_not_reused_from_the_cache(tiny_model_dir: Path, crashing_task: Path,
                                                              evalkit_home: Path) -> None:
-    task_dir = tmp_path / "crash_task"
-    task_dir.mkdir()
-    (task_dir / "scorer_crash.yaml").write_text(FAILING_TASK_YAML, encoding="utf-8")
-    (task_dir / "crash_utils.py").write_text(FAILING_TASK_UTILS, encoding="utf-8")
-    entries = [SuiteEntry(task=ARC, limit=1), SuiteEntry(task=str(task_dir / "scorer_crash.yaml"))]
+    entries = [SuiteEntry(task=ARC, limit=1), SuiteEntry(task=str(crashing_task))]
     with pytest.raises(RuntimeError, match="scorer crashed mid-task"):
         score(str(tiny_model_dir), entries, ScoreOptions())
 
