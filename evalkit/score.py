@@ -113,7 +113,9 @@ def _backend_name(checkpoint: Checkpoint, options: ScoreOptions) -> str:
 def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoint,
           chat_template_sha: str | None) -> tuple[list[_Planned], Any, dict[str, Any]]:
     manager = build_task_manager([entry.task for entry in entries])
-    dtype = _dtype_for_key(checkpoint, options)
+    runtime = (f"{_dtype_for_key(checkpoint, options)}/{_backend_name(checkpoint, options)}/{_device_type(options)}"
+               f"/bootstrap={options.bootstrap_iters}/prompt-ppl={options.prompt_ppl_sample}")
+    use_cache = options.use_cache and checkpoint.kind != "openai"
     planned, groups = [], {}
     for entry, loaded in zip(entries, load_all([entry.task for entry in entries], manager), strict=True):
         groups.update(loaded.groups)
@@ -126,10 +128,7 @@ def _plan(entries: list[SuiteEntry], options: ScoreOptions, checkpoint: Checkpoi
                 fewshot_as_multiturn=options.apply_chat_template, gen_kwargs=entry.gen_kwargs,
             )
             hashes = (data_sha256(task), prompt_sha256(task))
-            runtime = (f"{dtype}/{_backend_name(checkpoint, options)}/{_device_type(options)}"
-                       f"/bootstrap={options.bootstrap_iters}/prompt-ppl={options.prompt_ppl_sample}")
             key = cache.cache_key(checkpoint.fingerprint, runtime, task.config.task, hashes, settings)
-            use_cache = options.use_cache and checkpoint.kind != "openai"
             planned.append(_Planned(entry, task, settings, hashes, cache.load_cached(key) if use_cache else None, key))
     return planned, manager, groups
 
