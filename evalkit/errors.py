@@ -36,3 +36,8 @@ class RunNotFoundError(EvalkitError):
 class GateError(EvalkitError):
     """A gate that cannot decide: an invalid policy, a missing metric, runs that cannot be compared, an unfinished
     run or an unreadable file. The gate fails closed: this is exit code 2, never a pass."""
+
+
+class GuardError(EvalkitError):
+    """A guard that cannot score: an unknown guard or category, a malformed conversation, or a checkpoint whose
+    tokenizer lacks the guard's special tokens."""
