@@ -12,12 +12,16 @@ import typer
 from rich.console import Console
 
 from evalkit import __version__
+from evalkit.cli_guard import guard_app
+from evalkit.cli_registry import registry_app
 from evalkit.errors import EvalkitError
 
 app = typer.Typer(help="evalkit: decide whether a language model is fit to ship.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+app.add_typer(guard_app, name="guard")
+app.add_typer(registry_app, name="registry")
 console = Console(width=None if Console().is_terminal else 160)
 errors = Console(stderr=True)
 
@@ -68,6 +72,8 @@ def score(
                                                                            "non-mean metrics.")] = 1000,
     prompt_ppl_sample: Annotated[int, typer.Option("--prompt-ppl-sample", help="Prompts per task for prompt "
                                                                               "perplexity (0: off).")] = 10,
+    guard: Annotated[str | None, typer.Option(help="Guard that judges the safety suite's replies: NAME or "
+                                                   "NAME=CHECKPOINT (default: the suite's, else reference).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard JSON on stdout.")] = False,
 ) -> None:
@@ -79,14 +85,19 @@ def score(
 
     if (suite is None) == (tasks is None):
         raise EvalkitError("give exactly one of --suite or --tasks, e.g. --suite quick")
+    safety = None
     if suite is not None:
         loaded_suite = load_suite(suite)
-        entries, suite_name = loaded_suite.tasks, loaded_suite.name
+        entries, suite_name, safety = loaded_suite.tasks, loaded_suite.name, loaded_suite.safety
     else:
         entries = [SuiteEntry(task=name.strip()) for name in (tasks or "").split(",") if name.strip()]
         suite_name = None
         if not entries:
             raise EvalkitError("--tasks is empty: give at least one task name")
+    if guard is not None:
+        if safety is None:
+            raise EvalkitError("--guard judges the safety suite: add --suite safety (or a suite with a safety block)")
+        safety = safety.model_copy(update={"guard": guard})
     options = ScoreOptions(limit=limit, num_fewshot=num_fewshot, batch_size=_batch_size(batch_size), device=device,
                            dtype=dtype, apply_chat_template=apply_chat_template, seed=seed, use_cache=not no_cache,
                            bootstrap_iters=bootstrap_iters, ppl_data=ppl_data, prompt_ppl_sample=prompt_ppl_sample,
@@ -95,7 +106,8 @@ def score(
     from evalkit.progress import task_progress
 
     with task_progress(console=errors, quiet=quiet) as (notify, progress):
-        scorecard = run_score(spec, entries, options, suite=suite_name, notify=notify, progress=progress)
+        scorecard = run_score(spec, entries, options, suite=suite_name, safety=safety, notify=notify,
+                              progress=progress)
     if as_json:
         sys.stdout.write(scorecard.model_dump_json(indent=2) + "\n")
         return
@@ -226,8 +238,8 @@ def gate(
     ctx: typer.Context,
     policy: Annotated[Path | None, typer.Option(help="Policy YAML (see examples/policies/).")] = None,
     candidate: Annotated[str | None, typer.Option(help="Run id, run folder or scorecard.json to judge.")] = None,
-    baseline: Annotated[str | None, typer.Option(help="Run id, run folder or scorecard.json to compare "
-                                                      "with.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Run id, run folder, scorecard.json, or a registry alias "
+                                                      "or version (e.g. production) to compare with.")] = None,
     score_spec: Annotated[str | None, typer.Option("--score", help="Score this checkpoint with the policy's "
                                                                    "suite, then judge it.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,

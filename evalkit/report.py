@@ -44,9 +44,30 @@ def _seed_rows(scorecard: Scorecard) -> list[list[str]]:
 
 
 SEED_HEADER = ["seed metric", "value", "NLL/token (nats)", "stderr", "n"]
+SAFETY_HEADER = ["safety metric", "value", "stderr", "n"]
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
+def _safety_rows(scorecard: Scorecard) -> list[list[str]]:
+    safety = scorecard.safety
+    if safety is None:
+        return []
+    rows = [[metric.name, _fmt(metric.value), _fmt(metric.stderr), str(metric.n)] for metric in safety.summary]
+    rows += [[f"{result.name}.{metric.name}", _fmt(metric.value), _fmt(metric.stderr), str(metric.n)]
+             for result in safety.tasks for metric in result.metrics]
+    return rows
+
+
+def sections(scorecard: Scorecard) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Return the scorecard's non-empty tables as ``(title, header, rows)``: tasks, seed metrics, safety."""
+    safety = scorecard.safety
+    safety_title = f"Safety (guard {safety.guard}, threshold {safety.threshold})" if safety else ""
+    tables = [("Tasks", METRIC_HEADER, metric_rows(scorecard)), ("Seed metrics", SEED_HEADER, _seed_rows(scorecard)),
+              (safety_title, SAFETY_HEADER, _safety_rows(scorecard))]
+    return [table for table in tables if table[2]]
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """Render a Markdown table (``|`` in cells escaped)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -72,11 +93,9 @@ def to_markdown(scorecard: Scorecard) -> str:
     Returns:
         The Markdown text.
     """
-    parts = ["# evalkit scorecard", "", *[f"- {line}" for line in _header_lines(scorecard)], "",
-             "## Tasks", "", _md_table(METRIC_HEADER, metric_rows(scorecard))]
-    seed = _seed_rows(scorecard)
-    if seed:
-        parts += ["", "## Seed metrics", "", _md_table(SEED_HEADER, seed)]
+    parts = ["# evalkit scorecard", "", *[f"- {line}" for line in _header_lines(scorecard)]]
+    for title, header, rows in sections(scorecard):
+        parts += ["", f"## {title}", "", md_table(header, rows)]
     return "\n".join(parts) + "\n"
 
 
@@ -91,7 +110,8 @@ def plot_png(scorecard: Scorecard) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pairs = [(result.name, metric) for result in scorecard.tasks if (metric := _primary_metric(result))]
+    results = scorecard.tasks + (scorecard.safety.tasks if scorecard.safety else [])
+    pairs = [(result.name, metric) for result in results if (metric := _primary_metric(result))]
     figure, axes = plt.subplots(figsize=(8, 0.35 * len(pairs) + 1.2))
     names = [f"{name} ({metric.name})" for name, metric in pairs]
     axes.barh(names, [metric.value or 0.0 for _, metric in pairs],
@@ -124,14 +144,14 @@ def to_html(scorecard: Scorecard, png: bytes) -> str:
     """
     image = base64.b64encode(png).decode("ascii")
     header = "".join(f"<li>{html.escape(line)}</li>" for line in _header_lines(scorecard))
-    seed = _seed_rows(scorecard)
-    seed_html = f"<h2>Seed metrics</h2>{_html_table(SEED_HEADER, seed)}" if seed else ""
+    tables = "".join(f"<h2>{html.escape(title)}</h2>{_html_table(head, rows)}"
+                     for title, head, rows in sections(scorecard))
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>evalkit {html.escape(scorecard.run_id)}"
             f"</title><style>{style}</style></head><body><h1>evalkit scorecard</h1><ul>{header}</ul>"
             f"<img alt='per-task scores with error bars' src='data:image/png;base64,{image}'>"
-            f"<h2>Tasks</h2>{_html_table(METRIC_HEADER, metric_rows(scorecard))}{seed_html}</body></html>")
+            f"{tables}</body></html>")
 
 
 def print_scorecard(scorecard: Scorecard, console: object) -> None:
@@ -143,17 +163,10 @@ def print_scorecard(scorecard: Scorecard, console: object) -> None:
     """
     from rich.table import Table
 
-    table = Table(title=f"evalkit scorecard: {scorecard.checkpoint.spec}")
-    for column in METRIC_HEADER:
-        table.add_column(column, justify="right" if column in ("value", "stderr", "n", "shots") else "left")
-    for row in metric_rows(scorecard):
-        table.add_row(*row)
-    console.print(table)  # type: ignore[attr-defined]
-    seed = _seed_rows(scorecard)
-    if seed:
-        seed_table = Table(title="seed metrics")
-        for column in SEED_HEADER:
-            seed_table.add_column(column)
-        for row in seed:
-            seed_table.add_row(*row)
-        console.print(seed_table)  # type: ignore[attr-defined]
+    for title, header, rows in sections(scorecard):
+        table = Table(title=f"evalkit scorecard: {scorecard.checkpoint.spec}" if title == "Tasks" else title.lower())
+        for column in header:
+            table.add_column(column, justify="right" if column in ("value", "stderr", "n", "shots") else "left")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)  # type: ignore[attr-defined]

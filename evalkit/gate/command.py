@@ -11,6 +11,7 @@ from rich.console import Console
 
 from evalkit.atomic import write_text_atomic
 from evalkit.errors import GateError
+from evalkit.gate.baseline import resolve_baseline
 from evalkit.gate.engine import run_gate
 from evalkit.gate.history import save_gate_result
 from evalkit.gate.inputs import RunInput, load_run
@@ -33,7 +34,8 @@ class GateRequest:
     quiet: bool = False
 
 
-def score_candidate(policy_file: PolicyFile, spec: str, *, console: Console, quiet: bool) -> RunInput:
+def score_candidate(policy_file: PolicyFile, spec: str, *, console: Console, quiet: bool,
+                    seed_offset: int = 0) -> RunInput:
     """Score a checkpoint with the suite the policy names and return the new run.
 
     Args:
@@ -41,6 +43,7 @@ def score_candidate(policy_file: PolicyFile, spec: str, *, console: Console, qui
         spec: the checkpoint spec.
         console: where progress is drawn (stderr).
         quiet: draw nothing.
+        seed_offset: added to the default seed (the policy's repeats score with seeds 0, 1, ... apart).
 
     Returns:
         The finished run as a :class:`RunInput`.
@@ -52,7 +55,9 @@ def score_candidate(policy_file: PolicyFile, spec: str, *, console: Console, qui
     from evalkit.score import ScoreOptions, score
 
     with task_progress(console=console, quiet=quiet) as (notify, progress):
-        scorecard = score(spec, policy_file.suite.tasks, ScoreOptions(), suite=policy_file.suite.name, notify=notify,
+        options = ScoreOptions(seed=ScoreOptions().seed + seed_offset)
+        scorecard = score(spec, policy_file.suite.tasks, options, suite=policy_file.suite.name,
+                          safety=policy_file.suite.safety, notify=notify,
                           progress=progress)
     return RunInput(source=spec, scorecard=scorecard, scorecard_path=Path(scorecard.items_path).parent /
                     "scorecard.json")
@@ -88,13 +93,25 @@ def gate_command(request: GateRequest, *, console: Console, errors: Console) -> 
     if (request.candidate is None) == (request.score is None):
         raise GateError("give exactly one of --candidate RUN_OR_SCORECARD or --score CHECKPOINT")
     policy_file = load_policy(request.policy)
-    baseline = load_run(request.baseline) if request.baseline else None
+
+    def score_with_policy(policy: PolicyFile, spec: str) -> RunInput:
+        return score_candidate(policy, spec, console=errors, quiet=request.quiet)
+
+    repeats = policy_file.policy.repeats
     if request.score is not None:
-        candidate = score_candidate(policy_file, request.score, console=errors, quiet=request.quiet)
+        candidates = tuple(score_candidate(policy_file, request.score, console=errors, quiet=request.quiet,
+                                          seed_offset=index) for index in range(repeats))
     else:
         assert request.candidate is not None
-        candidate = load_run(request.candidate)
-    result = run_gate(policy_file, candidate, baseline)
+        candidates = _runs(request.candidate, repeats, role="--candidate")
+    baselines: tuple[RunInput, ...] = ()
+    if request.baseline and "," in request.baseline:
+        baselines = _runs(request.baseline, repeats, role="--baseline")
+    elif request.baseline:
+        baselines = (resolve_baseline(request.baseline, policy_file, score_with_policy),)
+    result = run_gate(policy_file, candidates[0], baselines[0] if baselines else None,
+                      candidate_repeats=candidates if repeats > 1 else (),
+                      baseline_repeats=baselines if len(baselines) > 1 else ())
     stored = save_gate_result(result)
     write_reports(result, request)
     if not request.quiet:
@@ -102,3 +119,12 @@ def gate_command(request: GateRequest, *, console: Console, errors: Console) -> 
         console.print(f"gate {result.gate_id} stored in {stored}; `evalkit gate explain {result.gate_id}` shows "
                       "the evidence", highlight=False, markup=False)
     return result.exit_code
+
+
+def _runs(references: str, repeats: int, *, role: str) -> tuple[RunInput, ...]:
+    """Load the comma-separated runs of one model; with ``repeats: k`` there must be k of them."""
+    runs = tuple(load_run(reference.strip()) for reference in references.split(",") if reference.strip())
+    if len(runs) != repeats:
+        raise GateError(f"{role} names {len(runs)} run(s) but the policy asks for repeats: {repeats}: pass "
+                        f"{repeats} comma-separated runs of the same model, or use --score")
+    return runs

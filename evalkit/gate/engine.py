@@ -61,13 +61,16 @@ def apply_holm(results: list[CheckResult], alpha: float) -> list[CheckResult]:
     return adjusted
 
 
-def run_gate(policy_file: PolicyFile, candidate: RunInput, baseline: RunInput | None) -> GateResult:
+def run_gate(policy_file: PolicyFile, candidate: RunInput, baseline: RunInput | None, *,
+             candidate_repeats: tuple[RunInput, ...] = (), baseline_repeats: tuple[RunInput, ...] = ()) -> GateResult:
     """Evaluate every check of a policy and decide.
 
     Args:
         policy_file: the loaded policy.
         candidate: the run under test.
         baseline: the run to compare with; required when the policy has relative checks.
+        candidate_repeats: with ``repeats: k``, the candidate's k runs (``candidate`` among them).
+        baseline_repeats: the baseline's k runs, when it was scored k times.
 
     Returns:
         The :class:`GateResult`: ``pass`` only if no check blocks.
@@ -82,7 +85,8 @@ def run_gate(policy_file: PolicyFile, candidate: RunInput, baseline: RunInput | 
                         "RUN_OR_SCORECARD")
     context = GateContext(candidate=candidate, baseline=baseline, confidence=policy.confidence,
                           bootstrap_resamples=policy.bootstrap_resamples, seed=policy.seed,
-                          expected_tasks=policy_file.expected_tasks())
+                          expected_tasks=policy_file.expected_tasks(), candidate_repeats=candidate_repeats,
+                          baseline_repeats=baseline_repeats)
     results = [check.evaluate(context) for check in policy.checks]
     if policy.holm and relative:
         results = apply_holm(results, 1 - policy.confidence)

@@ -3,6 +3,8 @@
 - ``<task>.<metric>`` or ``<task>.<metric>,<filter>``: a task metric, e.g. ``evalkit_arc_easy.acc`` or
   ``evalkit_gsm8k.exact_match,strict-match``. The filter may be left out when the task has the metric under
   one filter only.
+- ``safety.<metric>``: a headline rate of the safety suite, e.g. ``safety.unsafe_response_rate``; each prompt set's
+  own metrics are task metrics, e.g. ``safety_harmful.refusal_rate`` (pairable item by item).
 - ``perplexity`` (token perplexity on ``--ppl-data``; ``perplexity.<source>`` when a run has several sources),
   ``prompt_perplexity.<task>``, ``factuality.<task>``, ``uncertainty.<task>.mean_entropy`` and
   ``uncertainty.<task>.mean_nll``: the seed metrics.
@@ -71,15 +73,22 @@ def parse_metric_path(text: str) -> MetricPath:
     return MetricPath(text=text, task=task, metric=metric, filter=filter_name or None)
 
 
+def all_tasks(scorecard: Scorecard) -> list[TaskResult]:
+    """The scorecard's lm-eval tasks followed by the safety suite's prompt sets."""
+    return scorecard.tasks + (scorecard.safety.tasks if scorecard.safety else [])
+
+
 def known_metric_paths(scorecard: Scorecard) -> list[str]:
     """Every metric path the scorecard can answer, task metrics first."""
     paths = []
-    for result in scorecard.tasks:
+    for result in all_tasks(scorecard):
         filters: dict[str, list[str]] = {}
         for metric in result.metrics:
             filters.setdefault(metric.name, []).append(metric.filter)
         for name, names in filters.items():
             paths += [f"{result.name}.{name}" if len(names) == 1 else f"{result.name}.{name},{f}" for f in names]
+    if scorecard.safety:
+        paths += [f"safety.{metric.name}" for metric in scorecard.safety.summary]
     seed = scorecard.seed_metrics
     if len(seed.perplexity) == 1:
         paths.append("perplexity")
@@ -120,6 +129,17 @@ def _seed_value(path: MetricPath, scorecard: Scorecard, role: str) -> MetricValu
     raise _missing(path, scorecard, role)
 
 
+def _safety_value(path: MetricPath, scorecard: Scorecard, role: str) -> MetricValue:
+    summary = scorecard.safety.summary if scorecard.safety else []
+    metric = next((metric for metric in summary if metric.name == path.metric), None)
+    if metric is None:
+        raise _missing(path, scorecard, role)
+    if metric.value is None:
+        raise GateError(f"metric {path.text!r} has no value in the {role} scorecard (run {scorecard.run_id}): no "
+                        "reply could be judged; re-score or drop the check")
+    return MetricValue(path.text, metric.value, metric.stderr, metric.n, metric.higher_is_better)
+
+
 def lookup_metric(scorecard: Scorecard, path: MetricPath, *, role: str) -> MetricValue:
     """Find a metric's value in a scorecard.
 
@@ -137,7 +157,9 @@ def lookup_metric(scorecard: Scorecard, path: MetricPath, *, role: str) -> Metri
     """
     if path.seed:
         return _seed_value(path, scorecard, role)
-    result = next((task for task in scorecard.tasks if task.name == path.task), None)
+    if path.task == "safety" and path.filter is None:
+        return _safety_value(path, scorecard, role)
+    result = next((task for task in all_tasks(scorecard) if task.name == path.task), None)
     metrics = [metric for metric in (result.metrics if result else []) if metric.name == path.metric
                and path.filter in (None, metric.filter)]
     if not metrics or result is None:

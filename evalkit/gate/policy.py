@@ -35,12 +35,16 @@ class Policy(BaseModel):
 
     name: str = Field(min_length=1)
     description: str = ""
-    suite: str | None = Field(default=None, description="Built-in suite name or suite YAML (relative to the policy).")
+    suite: str | None = Field(default=None, description="Built-in suite name or suite YAML (relative to the policy); "
+                               "several joined by commas, e.g. quick,safety.")
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     holm: bool = Field(default=False, description="Holm's correction of relative failures across checks.")
     on_inconclusive: Literal["block", "warn"] = "block"
     bootstrap_resamples: int = Field(default=10_000, ge=1_000, le=1_000_000)
     seed: int = Field(default=0, description="Seed of the paired bootstrap.")
+    repeats: int = Field(default=1, ge=1, le=20, description="Runs per model for stochastic scorers (sampling, LLM "
+                         "judges): --score scores each model this many times (seeds seed, seed+1, ...) and checks "
+                         "whose difference is within the runs' spread are inconclusive.")
     checks: list[Check] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -65,7 +69,9 @@ class PolicyFile:
     def expected_tasks(self) -> tuple[str, ...]:
         """The suite's task names, else the tasks the checks name."""
         if self.suite is not None:
-            return tuple(_task_name(entry.task) for entry in self.suite.tasks)
+            safety_sets = self.suite.safety.sets if self.suite.safety else []
+            return (*(_task_name(entry.task) for entry in self.suite.tasks),
+                    *(f"safety_{name}" for name in safety_sets))
         named: set[str] = set()
         for check in self.policy.checks:
             named |= check.named_tasks()
@@ -117,10 +123,12 @@ def _message(error: dict[str, Any]) -> str:
 def _resolve_suite(policy: Policy, folder: Path) -> Suite | None:
     if policy.suite is None:
         return None
-    name = policy.suite
-    if name.endswith((".yaml", ".yml")) and not Path(name).is_absolute() and (folder / name).is_file():
-        name = str(folder / name)
-    return load_suite(name)
+    names = []
+    for name in (part.strip() for part in policy.suite.split(",")):
+        if name.endswith((".yaml", ".yml")) and not Path(name).is_absolute() and (folder / name).is_file():
+            name = str(folder / name)
+        names.append(name)
+    return load_suite(",".join(names))
 
 
 def load_policy(path: Path) -> PolicyFile:

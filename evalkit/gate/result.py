@@ -39,6 +39,11 @@ class Evidence(_Strict):
     losses: int | None = Field(default=None, description="Items only the baseline got right.")
     op: str | None = None
     threshold: float | None = None
+    repeats: int | None = Field(default=None, description="Runs per model behind the value (policy repeats).")
+    run_spread: float | None = Field(default=None, description="Run-to-run standard deviation of the value (of the "
+                                     "delta for relative checks), from the repeats.")
+    within_noise: bool | None = Field(default=None, description="The deciding difference is within twice the "
+                                      "run-to-run spread.")
     expected_tasks: list[str] | None = None
     missing_tasks: list[str] | None = None
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from evalkit.gate.checks.base import CheckBase, GateContext
+from evalkit.gate.checks.base import CheckBase, GateContext, noise_verdict
 from evalkit.gate.paths import lookup_metric, parse_metric_path
 from evalkit.gate.result import CheckResult, Evidence
 
@@ -27,15 +27,19 @@ class AbsoluteCheck(CheckBase):
 
     def named_tasks(self) -> set[str]:
         path = parse_metric_path(self.metric)
-        return set() if path.seed else {path.task}
+        return set() if path.seed or path.task == "safety" else {path.task}
 
     def evaluate(self, context: GateContext) -> CheckResult:
-        found = lookup_metric(context.candidate.scorecard, parse_metric_path(self.metric), role="candidate")
+        path = parse_metric_path(self.metric)
+        found = lookup_metric(context.candidate.scorecard, path, role="candidate")
         holds = found.value >= self.value if self.op == ">=" else found.value <= self.value
+        spread = context.spread(path, relative=False)
+        verdict, noise = noise_verdict("pass" if holds else "fail", found.value - self.value, spread,
+                                       len(context.candidate_repeats))
         evidence = Evidence(metric=self.metric, candidate=found.value, stderr=found.stderr, n=found.n, op=self.op,
-                            threshold=self.value)
-        if holds:
-            return self._result("pass", f"{found.value:.4f} {self.op} {self.value:g}", evidence)
+                            threshold=self.value, repeats=len(context.candidate_repeats) or None, run_spread=spread,
+                            within_noise=bool(noise) if spread is not None else None)
         broken = "<" if self.op == ">=" else ">"
-        return self._result("fail", f"{found.value:.4f} {broken} {self.value:g} (needs {self.op} {self.value:g})",
-                            evidence)
+        reason = (f"{found.value:.4f} {self.op} {self.value:g}" if holds
+                  else f"{found.value:.4f} {broken} {self.value:g} (needs {self.op} {self.value:g})")
+        return self._result(verdict, f"{reason}; {noise}" if noise else reason, evidence)

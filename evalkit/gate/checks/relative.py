@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from evalkit.errors import GateError
-from evalkit.gate.checks.base import CheckBase, GateContext, signed
+from evalkit.gate.checks.base import CheckBase, GateContext, noise_verdict, signed
 from evalkit.gate.inputs import ensure_comparable, paired_scores
 from evalkit.gate.paths import lookup_metric, parse_metric_path
 from evalkit.gate.result import CheckResult, Evidence, Verdict
@@ -63,13 +63,20 @@ class RelativeCheck(CheckBase):
             confidence=context.confidence, n=comparison.n, stderr=mine.stderr, p_value=comparison.p_value,
             p_noninferiority=comparison.p_noninferiority, p_inferiority=comparison.p_inferiority,
             method=comparison.method, max_drop=self.max_drop, higher_is_better=higher, gains=comparison.gains,
-            losses=comparison.losses,
+            losses=comparison.losses, repeats=len(context.candidate_repeats) or None,
+            run_spread=context.spread(path, relative=True),
         )
         if comparison.method == "paired-bootstrap" and comparison.n < MIN_BOOTSTRAP_ITEMS:
             return self._result("inconclusive", f"only {comparison.n} paired items: a bootstrap interval needs "
                                 f"{MIN_BOOTSTRAP_ITEMS} or more to be trusted", evidence)
         verdict = decide_by_interval(evidence)
-        return self._result(verdict, explain_verdict(verdict, evidence), evidence)
+        margin = -self.max_drop if higher else self.max_drop
+        noisy, noise = noise_verdict(verdict, (comparison.delta or 0.0) - margin, evidence.run_spread,
+                                     len(context.candidate_repeats))
+        evidence = evidence.model_copy(update={"within_noise": bool(noise) if evidence.run_spread is not None
+                                               else None})
+        reason = explain_verdict(verdict, evidence)
+        return self._result(noisy, f"{reason}; {noise}" if noise else reason, evidence)
 
 
 def _compare(candidate: np.ndarray, baseline: np.ndarray, binary: bool, higher: bool, margin: float,

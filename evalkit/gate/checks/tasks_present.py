@@ -8,6 +8,7 @@ from pydantic import Field
 
 from evalkit.errors import GateError
 from evalkit.gate.checks.base import CheckBase, GateContext
+from evalkit.gate.paths import all_tasks
 from evalkit.gate.result import CheckResult, Evidence
 
 
@@ -27,7 +28,7 @@ class TasksPresentCheck(CheckBase):
 
     def evaluate(self, context: GateContext) -> CheckResult:
         expected = list(self.tasks) if self.tasks else list(context.expected_tasks)
-        present = {task.name for task in context.candidate.scorecard.tasks}
+        present = {task.name for task in all_tasks(context.candidate.scorecard)}
         missing = [task for task in expected if task not in present]
         evidence = Evidence(n=len(expected), expected_tasks=expected, missing_tasks=missing)
         if not expected:
