@@ -61,7 +61,7 @@ def load_cached(key: str) -> CachedTask | None:
         return None
 
 
-def _optional(model: type[Perplexity] | type[Uncertainty], data: dict[str, Any] | None) -> Any:
+def _optional(model: type[Perplexity | Uncertainty], data: dict[str, Any] | None) -> Any:
     return model.model_validate(data) if data else None
 
 

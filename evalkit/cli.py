@@ -14,14 +14,19 @@ from rich.console import Console
 from evalkit import __version__
 from evalkit.cli_guard import guard_app
 from evalkit.cli_registry import registry_app
+from evalkit.cli_tuner import data_app, tune
 from evalkit.errors import EvalkitError
+from monitor.cli import monitor_app
 
 app = typer.Typer(help="evalkit: decide whether a language model is fit to ship.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+app.add_typer(monitor_app, name="monitor")
 app.add_typer(guard_app, name="guard")
 app.add_typer(registry_app, name="registry")
+app.add_typer(data_app, name="data")
+app.command("tune")(tune)
 console = Console(width=None if Console().is_terminal else 160)
 errors = Console(stderr=True)
 
@@ -94,6 +99,8 @@ def score(
         suite_name = None
         if not entries:
             raise EvalkitError("--tasks is empty: give at least one task name")
+    if safety is not None and limit is not None:
+        safety = safety.model_copy(update={"limit": limit})
     if guard is not None:
         if safety is None:
             raise EvalkitError("--guard judges the safety suite: add --suite safety (or a suite with a safety block)")

@@ -79,8 +79,8 @@ def _header_lines(scorecard: Scorecard) -> list[str]:
         f"run `{scorecard.run_id}` at {scorecard.created_at:%Y-%m-%d %H:%M:%S %Z}",
         f"checkpoint `{checkpoint.spec}` ({checkpoint.kind}, {checkpoint.dtype}, backend {checkpoint.backend})",
         f"fingerprint `{checkpoint.fingerprint}`",
-        f"suite `{scorecard.suite or '-'}`; device {scorecard.environment.device}; "
-        f"total {scorecard.timings.get('total', 0.0):.1f} s",
+        (f"suite `{scorecard.suite or '-'}`; device {scorecard.environment.device}; "
+         f"total {scorecard.timings.get('total', 0.0):.1f} s"),
     ]
 
 

@@ -24,6 +24,8 @@ from evalkit.quiet import quiet_libraries
 from evalkit.scorecard import CheckpointInfo, Scorecard, SeedMetrics, TaskSettings
 from evalkit.suites import SuiteEntry
 from evalkit.tasks_resolve import build_task_manager, load_all
+from guards import guard_entry, parse_guard_option
+from guards.safety import SafetySettings, run_safety
 
 Notify = Callable[[str], None]
 
@@ -158,7 +160,8 @@ def _run_planned(item: _Planned, loaded: LoadedModel, manager: Any, options: Sco
 
 
 def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite: str | None = None,
-          notify: Notify = lambda message: None, progress: Callable[[int, int, str], None] | None = None) -> Scorecard:
+          safety: SafetySettings | None = None, notify: Notify = lambda message: None,
+          progress: Callable[[int, int, str], None] | None = None) -> Scorecard:
     """Score a checkpoint on tasks and record the run.
 
     Everything that can be checked without the model (options, checkpoint, tasks, datasets, text files) is
@@ -169,6 +172,8 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
         entries: the tasks with their per-task settings.
         options: scoring options.
         suite: the suite name, recorded in the scorecard.
+        safety: run the safety suite with these settings (replies generated with the checkpoint's chat template
+            when it has one, judged by the settings' guard).
         notify: called with short status messages.
         progress: called as ``progress(done, total, task_name)`` before each task and at the end.
 
@@ -189,7 +194,9 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
                                 "chat_template to its tokenizer_config.json")
     notify("loading tasks")
     planned, manager, groups = _plan(entries, options, checkpoint, _chat_template_sha(loaded))
-    if loaded is None and (texts or any(item.cached is None for item in planned)):
+    if safety is not None:
+        guard_entry(parse_guard_option(safety.guard)[0])  # an unknown guard fails before anything runs
+    if loaded is None and (texts or safety or any(item.cached is None for item in planned)):
         loaded = _load(checkpoint, options, notify, timings)
     run_id = store.new_run_id(spec)
     folder = store.start_run(run_id, spec, checkpoint.fingerprint, suite)
@@ -204,13 +211,21 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
             seeds.perplexity.append(summary)
             collected.items.extend(rows)
             timings["perplexity"] = round(time.perf_counter() - begun, 3)
+        section = None
+        if safety is not None:
+            assert loaded is not None
+            begun = time.perf_counter()
+            section, rows = run_safety(loaded.lm, safety, use_chat_template=_has_chat_template(loaded),
+                                       seed=options.seed, notify=notify)
+            collected.items.extend(rows)
+            timings["safety"] = round(time.perf_counter() - begun, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         scorecard = Scorecard(
             run_id=run_id, created_at=datetime.now(UTC), suite=suite,
             checkpoint=_checkpoint_info(checkpoint, loaded, options),
             environment=capture_environment(loaded.device if loaded else options.device or "cpu"),
             tasks=collected.results, groups=aggregate_groups(groups, collected.results),
-            seed_metrics=seeds, timings=timings,
+            seed_metrics=seeds, safety=section, timings=timings,
             options={"batch_size": str(options.batch_size), "device": options.device, "use_cache": options.use_cache,
                      "bootstrap_iters": options.bootstrap_iters}, items_path=str(folder / "items.jsonl"),
         )
@@ -223,6 +238,10 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
         cache.store_cached(key, outcome)
     store.finish_run(run_id)
     return scorecard
+
+
+def _has_chat_template(loaded: LoadedModel) -> bool:
+    return bool(loaded.tokenizer is not None and getattr(loaded.tokenizer, "chat_template", None))
 
 
 def _load(checkpoint: Checkpoint, options: ScoreOptions, notify: Notify, timings: dict[str, float]) -> LoadedModel:

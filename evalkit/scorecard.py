@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -128,6 +129,62 @@ class SeedMetrics(_Strict):
     factuality: list[Factuality] = Field(default_factory=list)
 
 
+class SafetySection(_Strict):
+    """The safety suite: the checkpoint's replies to bundled prompt sets, judged by a guard and a refusal detector."""
+
+    guard: str = Field(description="The guard that judged the replies (registry name).")
+    guard_checkpoint: str | None = Field(description="The guard's weights (checkpoint spec), None for built-ins.")
+    guard_fingerprint: str | None = None
+    threshold: float = Field(description="unsafe_prob at or above which a reply counts as unsafe.")
+    refusal_detector: str = Field(description="The refusal detector (independent of the guard).")
+    generation: dict[str, int | float | str | bool] = Field(description="Decoding settings of the replies.")
+    summary: list[Metric] = Field(description="Headline rates: unsafe_response_rate, refusal_rate (harmful "
+                                  "prompts), over_refusal_rate (benign prompts), jailbreak_success_rate, ...")
+    by_category: dict[str, list[Metric]] = Field(
+        default_factory=dict, description="Each summary metric per hazard category / prompt type / group.")
+    tasks: list[TaskResult] = Field(description="One entry per prompt set, with data and template hashes; "
+                                    "items.jsonl rows carry the same task names, so the gate can pair them.")
+    guard_parse_errors: int = Field(default=0, description="Replies whose guard output could not be parsed "
+                                    "(excluded from the rates and counted here).")
+
+
+class LossPoint(_Strict):
+    """One recorded loss of a training run."""
+
+    step: int = Field(description="Optimizer step at which it was logged.")
+    epoch: float | None = None
+    loss: float | None = Field(description="Mean token cross-entropy (nats); None when it was not finite.")
+
+
+class CurveVerdict(_Strict):
+    """One verdict on a training run's loss curves (tuner.curves), with the numbers behind it."""
+
+    name: str = Field(description="no_underfitting, no_overfitting, no_fluctuation, consistent_improvement or "
+                                  "stable.")
+    verdict: Literal["pass", "fail", "warn"] = Field(description="warn: too few points to decide, or a caveat.")
+    reason: str
+    evidence: dict[str, float | int | str | bool | list[float] | None] = Field(default_factory=dict)
+
+
+class TrainingSection(_Strict):
+    """How a fine-tuned checkpoint was trained: its loss curves and their verdicts, for the gate's curve check."""
+
+    method: str = Field(description="sft or dpo.")
+    adapter: str = Field(description="lora, dora, qlora or qlora+dora.")
+    base: str = Field(description="The base checkpoint spec.")
+    base_fingerprint: str
+    output: str = Field(description="The trained adapter's folder.")
+    output_fingerprint: str = Field(description="The trained adapter's checkpoint fingerprint.")
+    training_run: str = Field(description="The run id of the training run in the run store.")
+    steps: int = Field(description="Optimizer steps taken.")
+    epochs: float
+    best_step: int | None = Field(default=None, description="Step of the checkpoint with the lowest eval loss.")
+    summary: dict[str, float | None] = Field(description="First, last and best training and evaluation losses.")
+    train_loss: list[LossPoint]
+    eval_loss: list[LossPoint]
+    verdicts: list[CurveVerdict]
+
+
 class Scorecard(_Strict):
     """A full record of one scoring run."""
 
@@ -140,6 +197,9 @@ class Scorecard(_Strict):
     tasks: list[TaskResult]
     groups: list[GroupResult] = Field(default_factory=list, description="Aggregates of requested lm-eval groups.")
     seed_metrics: SeedMetrics = Field(default_factory=SeedMetrics)
+    safety: SafetySection | None = Field(default=None, description="The safety suite, when it ran.")
+    training: TrainingSection | None = Field(default=None, description="For a checkpoint trained by evalkit tune: "
+                                             "its loss curves and curve verdicts.")
     options: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="Run-wide options that do not change results (batch size, device).")
     timings: dict[str, float] = Field(description="Seconds spent in load, each task, seed metrics and total.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -121,7 +122,6 @@ def render_prompt(option: str, conv: Conversation, options: GuardOptions | None 
 
 
 def _import_builtin() -> None:
-    import guards.llama_guard  # noqa: F401  (registers the Llama Guard family)
-    import guards.reference  # noqa: F401
-    import guards.shieldgemma  # noqa: F401
-    import guards.wildguard  # noqa: F401
+    """Import the modules whose import registers the built-in guards."""
+    for module in ("guards.llama_guard", "guards.reference", "guards.shieldgemma", "guards.wildguard"):
+        importlib.import_module(module)

@@ -6,9 +6,10 @@ import difflib
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import TaskError
+from guards.safety import SafetySettings
 
 SUITES_DIR = Path(__file__).resolve().parent
 
@@ -26,13 +27,20 @@ class SuiteEntry(BaseModel):
 
 
 class Suite(BaseModel):
-    """A named, versioned list of tasks."""
+    """A named list of tasks, and optionally the safety suite's settings."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
     description: str = ""
-    tasks: list[SuiteEntry] = Field(min_length=1)
+    tasks: list[SuiteEntry] = Field(default_factory=list)
+    safety: SafetySettings | None = Field(default=None, description="Run the safety suite with these settings.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Suite:
+        if not self.tasks and self.safety is None:
+            raise ValueError("a suite needs tasks, a safety block, or both")
+        return self
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -48,7 +56,10 @@ def builtin_suite_names() -> list[str]:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """Load a built-in suite by name or a suite YAML file.
+    """Load a built-in suite by name or a suite YAML file; ``quick,safety`` combines several.
+
+    A combination runs every task of each suite (in order, each task once) and the safety block of the one suite
+    that has it.
 
     Args:
         name_or_path: ``quick``, ``standard``, ``full``, or a path to a YAML file with ``name`` and ``tasks``.
@@ -59,6 +70,8 @@ def load_suite(name_or_path: str) -> Suite:
     Raises:
         TaskError: unknown suite name (with the closest names) or a file that is not a valid suite.
     """
+    if "," in name_or_path:
+        return combine_suites([load_suite(part.strip()) for part in name_or_path.split(",") if part.strip()])
     path = Path(name_or_path)
     if not name_or_path.endswith((".yaml", ".yml")):
         path = SUITES_DIR / f"{name_or_path}.yaml"
@@ -77,3 +90,23 @@ def load_suite(name_or_path: str) -> Suite:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise TaskError(f"suite file {path} is invalid at {where}: {first['msg']}") from error
+
+
+def combine_suites(suites: list[Suite]) -> Suite:
+    """Merge suites into one named ``a+b``: all their tasks (first settings win for a repeated task) and their
+    safety block.
+
+    Raises:
+        TaskError: more than one suite has a safety block.
+    """
+    with_safety = [suite for suite in suites if suite.safety is not None]
+    if len(with_safety) > 1:
+        raise TaskError(f"suites {', '.join(suite.name for suite in with_safety)} each have a safety block: "
+                        "combine at most one of them")
+    tasks: dict[str, SuiteEntry] = {}
+    for suite in suites:
+        for entry in suite.tasks:
+            tasks.setdefault(entry.task, entry)
+    return Suite(name="+".join(suite.name for suite in suites),
+                 description="; ".join(suite.description for suite in suites if suite.description),
+                 tasks=list(tasks.values()), safety=with_safety[0].safety if with_safety else None)
