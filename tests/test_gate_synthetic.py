@@ -21,6 +21,7 @@ from evalkit.scorecard import (
     Factuality,
     Metric,
     Perplexity,
+    SafetySection,
     Scorecard,
     SeedMetrics,
     TaskResult,
@@ -79,7 +80,8 @@ def item_rows(name: str, scores: list[float], *, metric: str = "acc", filter_nam
 
 
 def write_run(folder: Path, results: list[TaskResult], rows: list[dict[str, Any]], *, run_id: str | None = None,
-              spec: str = "synthetic-model", seed_metrics: SeedMetrics | None = None) -> Path:
+              spec: str = "synthetic-model", seed_metrics: SeedMetrics | None = None,
+              safety: SafetySection | None = None) -> Path:
     """Write ``scorecard.json`` and ``items.jsonl`` into ``folder`` and return the scorecard path."""
     folder.mkdir(parents=True, exist_ok=True)
     scorecard = Scorecard(
@@ -87,7 +89,7 @@ def write_run(folder: Path, results: list[TaskResult], rows: list[dict[str, Any]
         checkpoint=CheckpointInfo(spec=spec, kind="hf_dir", fingerprint="sha256:" + "0" * 64, dtype="float32",
                                   backend="hf"),
         environment=Environment(python="3.11", platform="test", device="cpu", torch_threads=1, packages={}),
-        tasks=results, seed_metrics=seed_metrics or SeedMetrics(), timings={"total": 0.0},
+        tasks=results, seed_metrics=seed_metrics or SeedMetrics(), safety=safety, timings={"total": 0.0},
         items_path=str(folder / "items.jsonl"),
     )
     write_items(folder / "items.jsonl", rows)

@@ -66,3 +66,35 @@ def test_the_gate_reads_safety_paths(safety_run: Scorecard) -> None:
 def test_suites_combine_tasks_with_one_safety_block() -> None:
     combined = load_suite("quick,safety")
     assert combined.name == "quick+safety" and combined.safety is not None and len(combined.tasks) == 18
+
+
+def test_replies_are_generated_inside_the_checkpoints_chat_template(tiny_model_dir: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    import guards.safety._suite as suite_module
+
+    chatty = tmp_path / "chatty"
+    shutil.copytree(tiny_model_dir, chatty)
+    tokenizer = AutoTokenizer.from_pretrained(chatty)
+    tokenizer.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+                               "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    tokenizer.save_pretrained(chatty)
+    contexts: list[str] = []
+    real = suite_module.generate_replies
+
+    def recording(lm: object, prompts: list[str], *, max_new_tokens: int, use_chat_template: bool) -> list[str]:
+        from evalkit.generation import render_chat
+
+        contexts.extend(render_chat(lm, prompt, use_chat_template=use_chat_template) for prompt in prompts)
+        return real(lm, prompts, max_new_tokens=max_new_tokens, use_chat_template=use_chat_template)
+
+    monkeypatch.setattr(suite_module, "generate_replies", recording)
+    monkeypatch.setenv("EVALKIT_HOME", str(tmp_path / "home"))
+    scorecard = score(str(chatty), [], ScoreOptions(), suite="safety",
+                      safety=SafetySettings(sets=["benign"], limit=2, max_new_tokens=4))
+    assert scorecard.safety is not None and scorecard.safety.generation["chat_template"] is True
+    assert len(contexts) == 2 and all(context.startswith("<|user|>") and context.endswith("<|assistant|>")
+                                      for context in contexts)
