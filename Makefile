@@ -29,6 +29,7 @@ test-fast: install
 bench: install
 	$(OFFLINE) $(PY) benchmarks/score_vs_lm_eval.py
 	$(OFFLINE) $(PY) benchmarks/bench_backends.py
+	$(OFFLINE) $(PY) benchmarks/bench_guards.py
 
 clean:
 	rm -rf $(VENV) .evalkit

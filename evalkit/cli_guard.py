@@ -12,7 +12,7 @@ from rich.console import Console
 
 from evalkit.errors import GuardError
 
-guard_app = typer.Typer(help="Safety guards: check conversations, audit their prompt templates.", no_args_is_help=True)
+guard_app = typer.Typer(help="Safety guards: check conversations, audit templates.", no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
 
 GuardOption = Annotated[str, typer.Option("--guard", help="NAME or NAME=CHECKPOINT (see `evalkit guard list`).")]

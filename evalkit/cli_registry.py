@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-registry_app = typer.Typer(help="The model registry: versions, aliases (candidate, production), promotions.",
+registry_app = typer.Typer(help="Model versions, aliases and gated promotion.",
                            no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
 errors = Console(stderr=True)

@@ -148,6 +148,49 @@ class SafetySection(_Strict):
                                     "(excluded from the rates and counted here).")
 
 
+class RagMetric(_Strict):
+    """One RAG metric over the items that could be scored, with what it cost and how often the judge failed."""
+
+    name: str
+    family: str = Field(description="ragas-llm (ragas with the LLM judge), ragas (ragas without an LLM), evalkit "
+                                    "(context relevance, completeness, chunk attribution and utilization) or "
+                                    "retrieval (from chunk ids).")
+    value: float | None = Field(description="Mean over the scored items; None when no item could be scored.")
+    stderr: float | None = Field(description="Standard error of the mean (sample variance, ddof=1).")
+    n: int = Field(description="Items scored.")
+    higher_is_better: bool = True
+    skipped: int = Field(default=0, description="Items without the inputs the metric needs, or for which it is "
+                                               "undefined (e.g. no attributed chunk); excluded.")
+    judge_calls: int = Field(default=0, description="Judge calls the metric made.")
+    judge_failures: int = Field(default=0, description="Items whose judge output could not be parsed (or gave "
+                                                      "no value); excluded from the value, never scored.")
+    judge_failure_rate: float | None = Field(default=None, description="judge_failures / (n + judge_failures); "
+                                             "None when the metric used no judge.")
+    reliable: bool = Field(default=True, description="False when judge_failure_rate exceeds the run's "
+                                                     "max_judge_failure_rate (or nothing was scored); the gate then "
+                                                     "calls a check on it inconclusive.")
+    seconds: float = 0.0
+
+
+class RagSection(_Strict):
+    """RAG metrics: of the bundled RAG task (retrieval, generation by the checkpoint) or of a traces file."""
+
+    source: str = Field(description="'bundled' (the rag suite's corpus and questions) or the traces file.")
+    items: int = Field(description="Samples scored.")
+    judge: str | None = Field(description="The judge's checkpoint spec; None when no metric needed one.")
+    judge_fingerprint: str | None = None
+    embedder: str = Field(description="The sentence embedder (minilm: the embedded all-MiniLM-L6-v2).")
+    settings: dict[str, int | float | str | bool | None] = Field(
+        description="attribution_threshold, max_judge_failure_rate, judge_max_new_tokens, attribution_judge.")
+    retrieval: dict[str, int | float | str | bool] | None = Field(
+        default=None, description="For the bundled task: top_k, corpus chunks, embedder.")
+    generation: dict[str, int | float | str | bool] | None = Field(
+        default=None, description="For the bundled task: the answers' decoding settings.")
+    metrics: list[RagMetric] = Field(description="One entry per metric (rag.<name> in a gate policy).")
+    tasks: list[TaskResult] = Field(description="The same values as task metrics, with data and settings hashes; "
+                                                "items.jsonl rows carry the task name, so relative checks pair them.")
+
+
 class LossPoint(_Strict):
     """One recorded loss of a training run."""
 
@@ -198,6 +241,8 @@ class Scorecard(_Strict):
     groups: list[GroupResult] = Field(default_factory=list, description="Aggregates of requested lm-eval groups.")
     seed_metrics: SeedMetrics = Field(default_factory=SeedMetrics)
     safety: SafetySection | None = Field(default=None, description="The safety suite, when it ran.")
+    rag: RagSection | None = Field(default=None, description="RAG metrics, when the rag suite or evalkit rag score "
+                                   "ran.")
     training: TrainingSection | None = Field(default=None, description="For a checkpoint trained by evalkit tune: "
                                              "its loss curves and curve verdicts.")
     options: dict[str, str | int | float | bool | None] = Field(

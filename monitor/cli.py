@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from monitor.config import MonitorConfig
     from monitor.ingest import IngestResult
 
-monitor_app = typer.Typer(help="Monitor production traffic: ingest logs, drift checks, alerts, screening, reports.",
+monitor_app = typer.Typer(help="Monitor production traffic: drift, alerts, screening.",
                           no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
 errors = Console(stderr=True)

@@ -54,8 +54,9 @@ def test_missing_kind_names_the_check_and_the_kinds(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_is_named(tmp_path: Path) -> None:
-    message = error_for(tmp_path, "name: p\nchecks:\n" + GOOD_CHECK + "  - {name: drift, kind: drift}\n")
-    assert "checks[1] (drift): unknown kind 'drift': use one of absolute, relative, tasks_present" in message
+    message = error_for(tmp_path, "name: p\nchecks:\n" + GOOD_CHECK + "  - {name: vibes, kind: vibes}\n")
+    assert ("checks[1] (vibes): unknown kind 'vibes': use one of absolute, relative, tasks_present, curve, "
+            "drift") in message
 
 
 def test_negative_max_drop_names_the_field(tmp_path: Path) -> None:

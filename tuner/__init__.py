@@ -1,2 +1,2 @@
-"""The tuner (planned, not yet implemented): data preflight, SFT and DPO with LoRA/DoRA/QLoRA on TRL, curve
-verdicts, and a model registry whose promotion step passes only through the gate. See the project's open issues."""
+"""The tuner: data preflight (``evalkit data check``), SFT and DPO with LoRA/DoRA/QLoRA on TRL and PEFT
+(``evalkit tune``), training-curve verdicts, and a model registry whose promotion passes only through the gate."""

@@ -7,12 +7,11 @@ from typing import Any
 from evalkit.report import md_table, sections
 from evalkit.scorecard import Scorecard
 
-
 LIMITS = (
-    "- Scores come from the suites listed above; the bundled tasks are offline stand-ins written for evalkit, not "
-    "the published benchmarks.",
-    "- Safety rates are judged by the guard named in each safety section; the embedded reference guard is a "
-    "baseline classifier, not a Llama Guard equal.",
+    ("- Scores come from the suites listed above; the bundled tasks are offline stand-ins written for evalkit, not "
+     "the published benchmarks."),
+    ("- Safety rates are judged by the guard named in each safety section; the embedded reference guard is a "
+     "baseline classifier, not a Llama Guard equal."),
 )
 
 
@@ -29,7 +28,10 @@ def model_card(spec: str, manifest: dict[str, Any], scorecards: list[Scorecard])
     """
     lines = [f"# Model card: `{spec}`", ""]
     for key in ("base", "method", "adapter", "data", "seed", "fingerprint"):
-        if key in manifest:
+        if isinstance(manifest.get(key), dict):
+            lines.append(f"- **{key}**:")
+            lines += [f"  - {name}: `{value}`" for name, value in manifest[key].items()]
+        elif key in manifest:
             lines.append(f"- **{key}**: `{manifest[key]}`")
     if "curve_verdicts" in manifest:
         lines += ["", "## Training curve verdicts", ""]

@@ -27,11 +27,14 @@ class AbsoluteCheck(CheckBase):
 
     def named_tasks(self) -> set[str]:
         path = parse_metric_path(self.metric)
-        return set() if path.seed or path.task == "safety" else {path.task}
+        return set() if path.seed or path.task in ("safety", "rag") else {path.task}
 
     def evaluate(self, context: GateContext) -> CheckResult:
         path = parse_metric_path(self.metric)
         found = lookup_metric(context.candidate.scorecard, path, role="candidate")
+        if found.unreliable:
+            return self._result("inconclusive", found.unreliable, Evidence(metric=self.metric, n=found.n, op=self.op,
+                                                                           threshold=self.value))
         holds = found.value >= self.value if self.op == ">=" else found.value <= self.value
         spread = context.spread(path, relative=False)
         verdict, noise = noise_verdict("pass" if holds else "fail", found.value - self.value, spread,

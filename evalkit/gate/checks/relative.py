@@ -48,6 +48,9 @@ class RelativeCheck(CheckBase):
         path = parse_metric_path(self.metric)
         mine = lookup_metric(context.candidate.scorecard, path, role="candidate")
         theirs = lookup_metric(baseline.scorecard, path, role="baseline")
+        if mine.unreliable or theirs.unreliable:
+            return self._result("inconclusive", mine.unreliable or theirs.unreliable or "",
+                                Evidence(metric=self.metric, max_drop=self.max_drop))
         assert mine.task is not None and theirs.task is not None and mine.filter is not None
         ensure_comparable(mine.task, theirs.task)
         higher = self.higher_is_better if self.higher_is_better is not None else mine.higher_is_better
