@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.home import evalkit_home
 from evalkit.pii import PII_KINDS
+from evalkit.yamlfile import first_error, read_yaml_mapping
 from monitor._errors import MonitorError
 from monitor.catalog import has_baseline_value, known_metric
 from monitor.windows import parse_duration
@@ -229,21 +229,14 @@ def load_config(path: Path | None = None) -> MonitorConfig:
         MonitorError: unreadable file, invalid YAML, or a field that fails validation (named in the message).
     """
     source = config_path(path)
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    except OSError as error:
-        raise MonitorError(f"monitor config {source} cannot be read ({error.strerror}): check the path") from None
-    except yaml.YAMLError:
-        raise MonitorError(f"monitor config {source} is not valid YAML: fix its syntax") from None
-    if not isinstance(raw, dict):
-        raise MonitorError(f"monitor config {source} is not a mapping: see examples/monitor/monitor.yaml")
+    raw = read_yaml_mapping(source, what="monitor config", error=MonitorError,
+                            needs="see examples/monitor/monitor.yaml", empty_ok=True)
     try:
         config = MonitorConfig.model_validate(_resolve_paths(raw, source.parent))
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "top level"
-        message = first["msg"].removeprefix("Value error, ")
-        raise MonitorError(f"monitor config {source} is invalid at {where}: {message}") from None
+        location, message, more = first_error(error)
+        where = ".".join(str(part) for part in location) or "top level"
+        raise MonitorError(f"monitor config {source} is invalid at {where}: {message}{more}") from None
     return config
 
 

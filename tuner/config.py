@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evalkit.yamlfile import first_error, read_yaml_mapping
 from tuner.curves import CurveSettings
 from tuner.data.balance import Balance
 from tuner.data.preflight import PreflightOptions
@@ -139,22 +139,12 @@ def load_config(path: Path) -> TuneConfig:
     Raises:
         TuneError: the file is missing, not YAML, or invalid (the message names the field).
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise TuneError(f"cannot read tune config {path}: {error.strerror or error}; check the path") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise TuneError(f"tune config {path} is not valid YAML{where}: fix its syntax") from None
-    if not isinstance(raw, dict):
-        raise TuneError(f"tune config {path} is not a mapping: it needs at least data: {{path: ...}}")
+    raw = read_yaml_mapping(path, what="tune config", error=TuneError, needs="it needs at least data: {path: ...}")
     try:
         config = TuneConfig.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        message = "unknown field: check its spelling against examples/tuner/sft.yaml" \
-            if first["type"] == "extra_forbidden" else str(first["msg"]).removeprefix("Value error, ")
-        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise TuneError(f"tune config {path} is invalid at {_where(tuple(first['loc']))}: {message}{more}") from None
+        location, message, more = first_error(error)
+        if error.errors()[0]["type"] == "extra_forbidden":
+            message = "unknown field: check its spelling against examples/tuner/sft.yaml"
+        raise TuneError(f"tune config {path} is invalid at {_where(location)}: {message}{more}") from None
     return _rebase(config, path.resolve().parent)

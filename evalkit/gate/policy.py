@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from evalkit.errors import GateError
 from evalkit.gate.checks import CHECK_KINDS, Check
 from evalkit.suites import Suite, load_suite
+from evalkit.yamlfile import read_yaml_mapping
 
 
 class Policy(BaseModel):
@@ -144,18 +145,8 @@ def load_policy(path: Path) -> PolicyFile:
         GateError: the file is missing, not YAML, or invalid (the message names the field).
         TaskError: the suite it names is unknown.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise GateError(f"cannot read policy {path}: {error.strerror or error}; check the path") from None
-    try:
-        raw = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise GateError(f"policy {path} is not valid YAML{where}: fix its syntax") from None
-    if not isinstance(raw, dict):
-        raise GateError(f"policy {path} is not a mapping: it needs name: and checks: at the top level")
+    raw = read_yaml_mapping(path, what="policy", error=GateError,
+                            needs="it needs name: and checks: at the top level")
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as error:
@@ -163,4 +154,4 @@ def load_policy(path: Path) -> PolicyFile:
         more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
         raise GateError(f"policy {path} is invalid at {_where(raw, tuple(first['loc']))}: {_message(first)}{more}") \
             from None
-    return PolicyFile(policy, path, hashlib.sha256(data).hexdigest(), _resolve_suite(policy, path.parent))
+    return PolicyFile(policy, path, hashlib.sha256(path.read_bytes()).hexdigest(), _resolve_suite(policy, path.parent))
