@@ -57,12 +57,37 @@ def _safety_rows(scorecard: Scorecard) -> list[list[str]]:
     return rows
 
 
+RAG_HEADER = ["rag metric", "family", "value", "stderr", "n", "skipped", "judge calls", "judge failures", "reliable"]
+
+
+def _rag_rows(scorecard: Scorecard) -> list[list[str]]:
+    rag = scorecard.rag
+    if rag is None:
+        return []
+    rows = []
+    for metric in rag.metrics:
+        failures = str(metric.judge_failures) if metric.judge_failure_rate is None else \
+            f"{metric.judge_failures} ({metric.judge_failure_rate:.0%})"
+        rows.append([metric.name, metric.family, _fmt(metric.value), _fmt(metric.stderr), str(metric.n),
+                     str(metric.skipped), str(metric.judge_calls), failures, "yes" if metric.reliable else "NO"])
+    return rows
+
+
+def _rag_title(scorecard: Scorecard) -> str:
+    rag = scorecard.rag
+    if rag is None:
+        return ""
+    judge = f"judge {rag.judge}" if rag.judge else "no judge"
+    return f"RAG ({rag.source}, {rag.items} items, {judge}, embedder {rag.embedder})"
+
+
 def sections(scorecard: Scorecard) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Return the scorecard's non-empty tables as ``(title, header, rows)``: tasks, seed metrics, safety."""
+    """Return the scorecard's non-empty tables as ``(title, header, rows)``: tasks, seed metrics, safety, RAG."""
     safety = scorecard.safety
     safety_title = f"Safety (guard {safety.guard}, threshold {safety.threshold})" if safety else ""
     tables = [("Tasks", METRIC_HEADER, metric_rows(scorecard)), ("Seed metrics", SEED_HEADER, _seed_rows(scorecard)),
-              (safety_title, SAFETY_HEADER, _safety_rows(scorecard))]
+              (safety_title, SAFETY_HEADER, _safety_rows(scorecard)), (_rag_title(scorecard), RAG_HEADER,
+                                                                       _rag_rows(scorecard))]
     return [table for table in tables if table[2]]
 
 
@@ -110,7 +135,8 @@ def plot_png(scorecard: Scorecard) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = scorecard.tasks + (scorecard.safety.tasks if scorecard.safety else [])
+    results = (scorecard.tasks + (scorecard.safety.tasks if scorecard.safety else [])
+               + (scorecard.rag.tasks if scorecard.rag else []))
     pairs = [(result.name, metric) for result in results if (metric := _primary_metric(result))]
     figure, axes = plt.subplots(figsize=(8, 0.35 * len(pairs) + 1.2))
     names = [f"{name} ({metric.name})" for name, metric in pairs]

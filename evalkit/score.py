@@ -21,7 +21,8 @@ from evalkit.groups import aggregate_groups
 from evalkit.hashing import json_sha256
 from evalkit.items import write_items
 from evalkit.quiet import quiet_libraries
-from evalkit.scorecard import CheckpointInfo, Scorecard, SeedMetrics, TaskSettings
+from evalkit.rag import RagSettings
+from evalkit.scorecard import CheckpointInfo, RagSection, Scorecard, SeedMetrics, TaskSettings
 from evalkit.suites import SuiteEntry
 from evalkit.tasks_resolve import build_task_manager, load_all
 from guards import guard_entry, parse_guard_option
@@ -160,7 +161,8 @@ def _run_planned(item: _Planned, loaded: LoadedModel, manager: Any, options: Sco
 
 
 def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite: str | None = None,
-          safety: SafetySettings | None = None, notify: Notify = lambda message: None,
+          safety: SafetySettings | None = None, rag: RagSettings | None = None,
+          notify: Notify = lambda message: None,
           progress: Callable[[int, int, str], None] | None = None) -> Scorecard:
     """Score a checkpoint on tasks and record the run.
 
@@ -174,6 +176,7 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
         suite: the suite name, recorded in the scorecard.
         safety: run the safety suite with these settings (replies generated with the checkpoint's chat template
             when it has one, judged by the settings' guard).
+        rag: run the bundled RAG task with these settings (answers generated like the safety replies).
         notify: called with short status messages.
         progress: called as ``progress(done, total, task_name)`` before each task and at the end.
 
@@ -196,7 +199,11 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
     planned, manager, groups = _plan(entries, options, checkpoint, _chat_template_sha(loaded))
     if safety is not None:
         guard_entry(parse_guard_option(safety.guard)[0])  # an unknown guard fails before anything runs
-    if loaded is None and (texts or safety or any(item.cached is None for item in planned)):
+    if rag is not None:
+        from evalkit.rag import check_settings
+
+        check_settings(rag)  # so do an embedder or a judge that cannot be found
+    if loaded is None and (texts or safety or rag or any(item.cached is None for item in planned)):
         loaded = _load(checkpoint, options, notify, timings)
     run_id = store.new_run_id(spec)
     folder = store.start_run(run_id, spec, checkpoint.fingerprint, suite)
@@ -219,17 +226,18 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
                                        seed=options.seed, notify=notify)
             collected.items.extend(rows)
             timings["safety"] = round(time.perf_counter() - begun, 3)
+        rag_section = _run_rag(checkpoint, loaded, rag, options, notify, collected, timings) if rag else None
         timings["total"] = round(time.perf_counter() - started, 3)
         scorecard = Scorecard(
             run_id=run_id, created_at=datetime.now(UTC), suite=suite,
             checkpoint=_checkpoint_info(checkpoint, loaded, options),
             environment=capture_environment(loaded.device if loaded else options.device or "cpu"),
             tasks=collected.results, groups=aggregate_groups(groups, collected.results),
-            seed_metrics=seeds, safety=section, timings=timings,
+            seed_metrics=seeds, safety=section, rag=rag_section, timings=timings,
             options={"batch_size": str(options.batch_size), "device": options.device, "use_cache": options.use_cache,
                      "bootstrap_iters": options.bootstrap_iters}, items_path=str(folder / "items.jsonl"),
         )
-        _write_run(folder, scorecard, collected.items)
+        write_run(folder, scorecard, collected.items)
     except BaseException:
         with contextlib.suppress(Exception):  # the original error matters more than the index update
             store.finish_run(run_id, "failed")
@@ -238,6 +246,19 @@ def score(spec: str, entries: list[SuiteEntry], options: ScoreOptions, *, suite:
         cache.store_cached(key, outcome)
     store.finish_run(run_id)
     return scorecard
+
+
+def _run_rag(checkpoint: Checkpoint, loaded: LoadedModel | None, rag: RagSettings, options: ScoreOptions,
+             notify: Notify, collected: _Collected, timings: dict[str, float]) -> RagSection:
+    from evalkit.rag import run_bundled
+
+    assert loaded is not None
+    begun = time.perf_counter()
+    section, rows = run_bundled(loaded.lm, rag, use_chat_template=_has_chat_template(loaded), seed=options.seed,
+                                loaded=(checkpoint, loaded), notify=notify)
+    collected.items.extend(rows)
+    timings["rag"] = round(time.perf_counter() - begun, 3)
+    return section
 
 
 def _has_chat_template(loaded: LoadedModel) -> bool:
@@ -290,7 +311,14 @@ def _checkpoint_info(checkpoint: Checkpoint, loaded: LoadedModel | None, options
                           dtype=dtype, backend=backend)
 
 
-def _write_run(folder: Path, scorecard: Scorecard, items: list[dict[str, Any]]) -> None:
+def write_run(folder: Path, scorecard: Scorecard, items: list[dict[str, Any]]) -> None:
+    """Write a run's items, reports and scorecard (the scorecard last) into its run folder, atomically.
+
+    Args:
+        folder: the run folder.
+        scorecard: the run's scorecard.
+        items: its ``items.jsonl`` rows.
+    """
     write_items(folder / "items.jsonl", items)
     png = report.plot_png(scorecard)
     write_bytes_atomic(folder / "scores.png", png)

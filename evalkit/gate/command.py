@@ -57,7 +57,7 @@ def score_candidate(policy_file: PolicyFile, spec: str, *, console: Console, qui
     with task_progress(console=console, quiet=quiet) as (notify, progress):
         options = ScoreOptions(seed=ScoreOptions().seed + seed_offset)
         scorecard = score(spec, policy_file.suite.tasks, options, suite=policy_file.suite.name,
-                          safety=policy_file.suite.safety, notify=notify,
+                          safety=policy_file.suite.safety, rag=policy_file.suite.rag, notify=notify,
                           progress=progress)
     return RunInput(source=spec, scorecard=scorecard, scorecard_path=Path(scorecard.items_path).parent /
                     "scorecard.json")

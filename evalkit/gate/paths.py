@@ -5,6 +5,9 @@
   one filter only.
 - ``safety.<metric>``: a headline rate of the safety suite, e.g. ``safety.unsafe_response_rate``; each prompt set's
   own metrics are task metrics, e.g. ``safety_harmful.refusal_rate`` (pairable item by item).
+- ``rag.<metric>``: a RAG metric, e.g. ``rag.faithfulness``; the same values are task metrics of ``rag_bundled`` or
+  ``rag_traces`` (pairable item by item). A RAG metric with too many judge failures is *unreliable*: the value
+  found carries the reason, and checks on it are inconclusive.
 - ``perplexity`` (token perplexity on ``--ppl-data``; ``perplexity.<source>`` when a run has several sources),
   ``prompt_perplexity.<task>``, ``factuality.<task>``, ``uncertainty.<task>.mean_entropy`` and
   ``uncertainty.<task>.mean_nll``: the seed metrics.
@@ -45,6 +48,7 @@ class MetricValue:
     higher_is_better: bool | None
     task: TaskResult | None = None
     filter: str | None = None
+    unreliable: str | None = None
 
 
 def parse_metric_path(text: str) -> MetricPath:
@@ -74,8 +78,9 @@ def parse_metric_path(text: str) -> MetricPath:
 
 
 def all_tasks(scorecard: Scorecard) -> list[TaskResult]:
-    """The scorecard's lm-eval tasks followed by the safety suite's prompt sets."""
-    return scorecard.tasks + (scorecard.safety.tasks if scorecard.safety else [])
+    """The scorecard's lm-eval tasks followed by the safety suite's prompt sets and the RAG task."""
+    return (scorecard.tasks + (scorecard.safety.tasks if scorecard.safety else [])
+            + (scorecard.rag.tasks if scorecard.rag else []))
 
 
 def known_metric_paths(scorecard: Scorecard) -> list[str]:
@@ -89,6 +94,8 @@ def known_metric_paths(scorecard: Scorecard) -> list[str]:
             paths += [f"{result.name}.{name}" if len(names) == 1 else f"{result.name}.{name},{f}" for f in names]
     if scorecard.safety:
         paths += [f"safety.{metric.name}" for metric in scorecard.safety.summary]
+    if scorecard.rag:
+        paths += [f"rag.{metric.name}" for metric in scorecard.rag.metrics]
     seed = scorecard.seed_metrics
     if len(seed.perplexity) == 1:
         paths.append("perplexity")
@@ -140,6 +147,33 @@ def _safety_value(path: MetricPath, scorecard: Scorecard, role: str) -> MetricVa
     return MetricValue(path.text, metric.value, metric.stderr, metric.n, metric.higher_is_better)
 
 
+def _rag_unreliable(scorecard: Scorecard, name: str) -> str | None:
+    """Why a RAG metric cannot be trusted (``None`` when it can)."""
+    metric = next((metric for metric in scorecard.rag.metrics if metric.name == name), None) if scorecard.rag else None
+    if metric is None or metric.reliable:
+        return None
+    if not metric.judge_failures:
+        return f"rag.{name} scored no item in run {scorecard.run_id} (each lacked the inputs it needs)"
+    return (f"rag.{name} is unreliable in run {scorecard.run_id}: the judge failed on "
+            f"{metric.judge_failures} of {metric.n + metric.judge_failures} items ({metric.judge_failure_rate:.0%}, "
+            f"above the allowed {scorecard.rag.settings.get('max_judge_failure_rate')})")
+
+
+def _rag_value(path: MetricPath, scorecard: Scorecard, role: str) -> MetricValue:
+    metric = next((metric for metric in (scorecard.rag.metrics if scorecard.rag else []) if metric.name ==
+                   path.metric), None)
+    if metric is None:
+        raise _missing(path, scorecard, role)
+    unreliable = _rag_unreliable(scorecard, metric.name)
+    if metric.value is None:
+        if unreliable is None:
+            raise GateError(f"metric {path.text!r} has no value in the {role} scorecard (run {scorecard.run_id}): no "
+                            "item could be scored; re-score or drop the check")
+        return MetricValue(path.text, float("nan"), None, 0, metric.higher_is_better, unreliable=unreliable)
+    return MetricValue(path.text, metric.value, metric.stderr, metric.n, metric.higher_is_better,
+                       unreliable=unreliable)
+
+
 def lookup_metric(scorecard: Scorecard, path: MetricPath, *, role: str) -> MetricValue:
     """Find a metric's value in a scorecard.
 
@@ -153,12 +187,15 @@ def lookup_metric(scorecard: Scorecard, path: MetricPath, *, role: str) -> Metri
 
     Raises:
         GateError: the path is not in the scorecard (the message lists the known paths), the filter is
-            ambiguous, or the value is missing.
+            ambiguous, or the value is missing (for a RAG metric whose judge failed on every item, the value is
+            NaN and ``unreliable`` says why instead).
     """
     if path.seed:
         return _seed_value(path, scorecard, role)
     if path.task == "safety" and path.filter is None:
         return _safety_value(path, scorecard, role)
+    if path.task == "rag" and path.filter is None:
+        return _rag_value(path, scorecard, role)
     result = next((task for task in all_tasks(scorecard) if task.name == path.task), None)
     metrics = [metric for metric in (result.metrics if result else []) if metric.name == path.metric
                and path.filter in (None, metric.filter)]
@@ -168,8 +205,13 @@ def lookup_metric(scorecard: Scorecard, path: MetricPath, *, role: str) -> Metri
         choices = " or ".join(f"{path.text},{metric.filter}" for metric in metrics)
         raise GateError(f"metric {path.text!r} has several filters in the {role} scorecard: write {choices}")
     metric = metrics[0]
+    rag_task = scorecard.rag is not None and result in scorecard.rag.tasks
+    unreliable = _rag_unreliable(scorecard, metric.name) if rag_task else None
+    if metric.value is None and unreliable:
+        return MetricValue(path.text, float("nan"), None, 0, metric.higher_is_better, result, metric.filter,
+                           unreliable)
     if metric.value is None:
         raise GateError(f"metric {path.text!r} has no value in the {role} scorecard (run {scorecard.run_id}): "
                         "the task did not produce it; re-score or drop the check")
     return MetricValue(path.text, metric.value, metric.stderr, metric.n, metric.higher_is_better, result,
-                       metric.filter)
+                       metric.filter, unreliable)

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import TaskError
+from evalkit.rag import RagSettings
 from guards.safety import SafetySettings
 
 SUITES_DIR = Path(__file__).resolve().parent
@@ -27,7 +28,7 @@ class SuiteEntry(BaseModel):
 
 
 class Suite(BaseModel):
-    """A named list of tasks, and optionally the safety suite's settings."""
+    """A named list of tasks, and optionally the safety suite's and the RAG task's settings."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,11 +36,12 @@ class Suite(BaseModel):
     description: str = ""
     tasks: list[SuiteEntry] = Field(default_factory=list)
     safety: SafetySettings | None = Field(default=None, description="Run the safety suite with these settings.")
+    rag: RagSettings | None = Field(default=None, description="Run the bundled RAG task with these settings.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Suite:
-        if not self.tasks and self.safety is None:
-            raise ValueError("a suite needs tasks, a safety block, or both")
+        if not self.tasks and self.safety is None and self.rag is None:
+            raise ValueError("a suite needs tasks, a safety block or a rag block")
         return self
 
     @field_validator("tasks", mode="before")
@@ -58,8 +60,8 @@ def builtin_suite_names() -> list[str]:
 def load_suite(name_or_path: str) -> Suite:
     """Load a built-in suite by name or a suite YAML file; ``quick,safety`` combines several.
 
-    A combination runs every task of each suite (in order, each task once) and the safety block of the one suite
-    that has it.
+    A combination runs every task of each suite (in order, each task once) and the safety and rag blocks of the
+    one suite that has each.
 
     Args:
         name_or_path: ``quick``, ``standard``, ``full``, or a path to a YAML file with ``name`` and ``tasks``.
@@ -94,19 +96,22 @@ def load_suite(name_or_path: str) -> Suite:
 
 def combine_suites(suites: list[Suite]) -> Suite:
     """Merge suites into one named ``a+b``: all their tasks (first settings win for a repeated task) and their
-    safety block.
+    safety and rag blocks.
 
     Raises:
-        TaskError: more than one suite has a safety block.
+        TaskError: more than one suite has a safety block, or more than one a rag block.
     """
     with_safety = [suite for suite in suites if suite.safety is not None]
-    if len(with_safety) > 1:
-        raise TaskError(f"suites {', '.join(suite.name for suite in with_safety)} each have a safety block: "
-                        "combine at most one of them")
+    with_rag = [suite for suite in suites if suite.rag is not None]
+    for block, having in (("safety", with_safety), ("rag", with_rag)):
+        if len(having) > 1:
+            raise TaskError(f"suites {', '.join(suite.name for suite in having)} each have a {block} block: "
+                            "combine at most one of them")
     tasks: dict[str, SuiteEntry] = {}
     for suite in suites:
         for entry in suite.tasks:
             tasks.setdefault(entry.task, entry)
     return Suite(name="+".join(suite.name for suite in suites),
                  description="; ".join(suite.description for suite in suites if suite.description),
-                 tasks=list(tasks.values()), safety=with_safety[0].safety if with_safety else None)
+                 tasks=list(tasks.values()), safety=with_safety[0].safety if with_safety else None,
+                 rag=with_rag[0].rag if with_rag else None)

@@ -9,13 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from evalkit.generation import generate_replies
 from evalkit.hashing import json_sha256
 from evalkit.scorecard import Metric, SafetySection, TaskResult, TaskSettings
 from guards._registry import Guard, GuardOptions, load_guard, parse_guard_option
 from guards.refusal import ARTIFACT as REFUSAL_ARTIFACT
 from guards.refusal import RefusalDetector
 from guards.safety._data import SETS, load_set
-from guards.safety._generate import generate_replies
 from guards.safety._judge import Judged, judge
 from guards.safety._rates import proportion
 from guards.safety._sets import EVALUATORS, SetOutcome

@@ -1,5 +1,5 @@
-"""The checkpoint's replies to the safety prompts: greedy, batched, through the lm-eval model that scores the
-other tasks (so local checkpoints and OpenAI-compatible endpoints both work)."""
+"""Greedy replies of a checkpoint to user messages, batched, through the lm-eval model that scores the other tasks
+(so local checkpoints and OpenAI-compatible endpoints both work). The safety and RAG suites generate with it."""
 
 from __future__ import annotations
 
