@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 
 from evalkit import __version__
+from evalkit.cli_dashboard import dashboard_app
 from evalkit.cli_guard import guard_app
+from evalkit.cli_rag import rag_app
 from evalkit.cli_registry import registry_app
 from evalkit.cli_tuner import data_app, tune
 from evalkit.errors import EvalkitError
@@ -24,7 +26,9 @@ runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=Tru
 app.add_typer(runs_app, name="runs")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(guard_app, name="guard")
+app.add_typer(rag_app, name="rag")
 app.add_typer(registry_app, name="registry")
+app.add_typer(dashboard_app, name="dashboard")
 app.add_typer(data_app, name="data")
 app.command("tune")(tune)
 console = Console(width=None if Console().is_terminal else 160)
@@ -79,6 +83,8 @@ def score(
                                                                               "perplexity (0: off).")] = 10,
     guard: Annotated[str | None, typer.Option(help="Guard that judges the safety suite's replies: NAME or "
                                                    "NAME=CHECKPOINT (default: the suite's, else reference).")] = None,
+    judge: Annotated[str | None, typer.Option(help="Judge checkpoint for the rag suite: adds its LLM-judge metrics "
+                                                   "and checks chunk attributions.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard JSON on stdout.")] = False,
 ) -> None:
@@ -90,10 +96,10 @@ def score(
 
     if (suite is None) == (tasks is None):
         raise EvalkitError("give exactly one of --suite or --tasks, e.g. --suite quick")
-    safety = None
+    safety = rag = None
     if suite is not None:
         loaded_suite = load_suite(suite)
-        entries, suite_name, safety = loaded_suite.tasks, loaded_suite.name, loaded_suite.safety
+        entries, suite_name, safety, rag = loaded_suite.tasks, loaded_suite.name, loaded_suite.safety, loaded_suite.rag
     else:
         entries = [SuiteEntry(task=name.strip()) for name in (tasks or "").split(",") if name.strip()]
         suite_name = None
@@ -105,6 +111,12 @@ def score(
         if safety is None:
             raise EvalkitError("--guard judges the safety suite: add --suite safety (or a suite with a safety block)")
         safety = safety.model_copy(update={"guard": guard})
+    if rag is not None and limit is not None:
+        rag = rag.model_copy(update={"limit": limit})
+    if judge is not None:
+        if rag is None:
+            raise EvalkitError("--judge judges the rag suite's answers: add --suite rag (or a suite with a rag block)")
+        rag = rag.model_copy(update={"judge": judge})
     options = ScoreOptions(limit=limit, num_fewshot=num_fewshot, batch_size=_batch_size(batch_size), device=device,
                            dtype=dtype, apply_chat_template=apply_chat_template, seed=seed, use_cache=not no_cache,
                            bootstrap_iters=bootstrap_iters, ppl_data=ppl_data, prompt_ppl_sample=prompt_ppl_sample,
@@ -113,7 +125,7 @@ def score(
     from evalkit.progress import task_progress
 
     with task_progress(console=errors, quiet=quiet) as (notify, progress):
-        scorecard = run_score(spec, entries, options, suite=suite_name, safety=safety, notify=notify,
+        scorecard = run_score(spec, entries, options, suite=suite_name, safety=safety, rag=rag, notify=notify,
                               progress=progress)
     if as_json:
         sys.stdout.write(scorecard.model_dump_json(indent=2) + "\n")
@@ -236,7 +248,7 @@ def list_tasks() -> None:
         console.print(f"  {name}: {load_suite(name).description}")
 
 
-gate_app = typer.Typer(help="Judge a candidate against a policy; exit 0 pass, 1 fail, 2 error.")
+gate_app = typer.Typer(help="Gate a run on a policy: exit 0 pass, 1 fail, 2 error.")
 app.add_typer(gate_app, name="gate")
 
 

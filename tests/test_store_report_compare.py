@@ -284,8 +284,8 @@ def test_cli_help_lists_every_command_with_its_one_line_summary() -> None:
     commands = {command.name or command.callback.__name__: command.callback.__doc__
                 for command in app.registered_commands}
     commands |= {group.name: group.typer_instance.info.help for group in app.registered_groups}
-    assert {"score", "runs", "report", "compare", "schema", "tasks", "gate", "guard", "registry", "monitor", "data",
-            "tune"} <= set(commands)
+    assert set(commands) == {"score", "runs", "report", "compare", "schema", "tasks", "gate", "guard", "registry",
+                             "monitor", "data", "tune", "rag", "dashboard"}
     for name, doc in commands.items():
         summary = str(doc).strip().splitlines()[0]
         assert re.search(rf"{name}\s+{re.escape(summary)}", printed.stdout), name
