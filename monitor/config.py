@@ -61,7 +61,10 @@ class DriftSettings(_Strict):
     max_rows: int = Field(5000, ge=100, description="Rows per side sampled for text and embedding drift.")
     text: bool = True
     embeddings: bool = True
-    numeric_method: str | None = Field(None, description="Evidently stat test for descriptors (None: its default).")
+    numeric_method: str | None = Field("wasserstein", description="Evidently stat test for descriptors. The default, "
+                                       "normed Wasserstein distance, means the same (higher = more drift) at any "
+                                       "reference size; None lets Evidently pick (KS p-values, lower = drift, below "
+                                       "1,000 reference rows).")
     numeric_threshold: float | None = None
     text_threshold: float | None = Field(None, description="Domain-classifier ROC AUC above which text drifts.")
     embedding_threshold: float = Field(0.55, gt=0.5, le=1)

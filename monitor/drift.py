@@ -2,7 +2,8 @@
 
 - ``descriptors.html`` over every row: the window's rates and latency/token statistics (``RowCount``,
   ``MeanValue``, ``QuantileValue``, ``SumValue``) and a ``ValueDrift`` test per descriptor column plus
-  ``DriftedColumnsCount`` (Evidently picks the stat test: normed Wasserstein above 1,000 reference rows, KS below).
+  ``DriftedColumnsCount`` (normed Wasserstein distance by default, so a ``drift.<column>`` score grows with drift
+  at any reference size; Evidently's own choice would switch to KS p-values below 1,000 reference rows).
 - ``content.html`` over at most ``drift.max_rows`` sampled rows per side: text drift of prompts and responses
   (``ValueDrift`` on text: Evidently's TF-IDF domain classifier, ROC AUC) and embedding drift of both
   (``EmbeddingsDrift`` with ``ModelDriftMethod``: a classifier on the MiniLM vectors projected on the reference's
