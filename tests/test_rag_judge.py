@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from pydantic import BaseModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from evalkit.checkpoints import load, resolve
 from evalkit.rag import Chunk, JudgeOutputError, RagSample, RagSettings, RagTask, score_samples
 from evalkit.rag._judge import LocalJudge, RemoteJudge, check_substantive, load_judge, parse_reply
 from tests.openai_server import _Backend
@@ -186,3 +188,24 @@ def test_replies_with_nothing_to_score_are_judge_errors_not_perfect_or_zero_scor
         check_substantive(Question(question=" ", noncommittal=0))
     assert check_substantive(Classified(TP=["x"], FP=[])).TP == ["x"]  # one empty class of several is an answer
     assert check_substantive(Question(question="Why?", noncommittal=0)).question == "Why?"
+
+
+def test_a_local_judges_replies_are_cached_by_fingerprint_and_prompt(tiny_model_dir: Path, evalkit_home: Path) -> None:
+    class Verdicts(BaseModel):
+        statements: list[str]
+
+    checkpoint = resolve(str(tiny_model_dir))
+    loaded = load(checkpoint, batch_size=1)
+    judge = load_judge(str(tiny_model_dir), max_new_tokens=4, loaded=(checkpoint, loaded))
+    assert isinstance(judge, LocalJudge)
+    outcomes = []
+    for _ in range(2):
+        try:
+            outcomes.append(judge.generate("List the statements.", Verdicts))
+        except JudgeOutputError as error:
+            outcomes.append(str(error))
+    assert judge.calls == 2 and judge.cache_hits == 1 and outcomes[0] == outcomes[1]
+    again = load_judge(str(tiny_model_dir), max_new_tokens=5, loaded=(checkpoint, loaded))
+    with contextlib.suppress(JudgeOutputError):
+        again.generate("List the statements.", Verdicts)
+    assert again.cache_hits == 0  # other decoding settings are another key

@@ -37,6 +37,7 @@ def write(path: Path, *lines: str) -> Path:
     ('{"question": "q", "contexts": "c", "answer": "a"}', "line 2: field 'contexts': Input should be a valid list"),
     ('{"question": "q", "contexts": [{"chunk_id": "x"}], "answer": "a"}', "line 2: missing field 'contexts[0].text'"),
     ("not json", "line 2 is not JSON"),
+    ('{"question": "q", "contexts": [], "answer": "a"}', "line 2: field 'contexts': List should have at least 1 item"),
 ])
 def test_a_bad_trace_line_is_named(tmp_path: Path, line: str, message: str) -> None:
     path = write(tmp_path / "traces.jsonl", '{"question": "q", "contexts": ["c"], "answer": "a"}', line)
@@ -46,9 +47,17 @@ def test_a_bad_trace_line_is_named(tmp_path: Path, line: str, message: str) -> N
 
 def test_trace_ids_default_to_a_hash_of_question_and_reference(tmp_path: Path) -> None:
     path = write(tmp_path / "t.jsonl", '{"question": "q", "contexts": ["c"], "answer": "a", "reference": "r"}',
-                 '{"question": "q", "contexts": ["d"], "answer": "b", "reference": "r", "extra": 1}')
+                 '{"question": "q", "contexts": ["d"], "answer": "b", "reference": "s", "extra": 1}')
     first, second = read_traces(path)
-    assert first.id == second.id and len(first.id) == 16 and first.retrieved_ids is None
+    assert first.id != second.id and len(first.id) == 16 and first.retrieved_ids is None
+
+
+def test_a_repeated_trace_id_is_named_with_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.jsonl", '{"id": "q1", "question": "q", "contexts": ["c"], "answer": "a"}',
+                 '{"question": "other", "contexts": ["c"], "answer": "a"}',
+                 '{"id": "q1", "question": "q2", "contexts": ["c"], "answer": "b"}')
+    with pytest.raises(RagError, match="line 3 repeats id 'q1' of line 1"):
+        read_traces(path)
 
 
 def test_the_cli_scores_traces_into_a_stored_run_with_a_report(evalkit_home: Path) -> None:

@@ -20,6 +20,7 @@ from evalkit.checkpoints import Checkpoint, LoadedModel, load, resolve
 from evalkit.generation import generate_replies
 from evalkit.quiet import quiet_libraries
 from evalkit.rag._errors import JudgeOutputError, RagError
+from evalkit.rag._judge_cache import cached_reply, reply_key, store_reply
 
 if TYPE_CHECKING:
     from lm_eval.api.model import LM
@@ -75,7 +76,8 @@ def check_substantive(result: Structured) -> Structured:
 
 
 class LocalJudge(InstructorBaseRagasLLM):
-    """A local checkpoint as a ragas LLM: one greedy generation per call, parsed by :func:`parse_reply`.
+    """A local checkpoint as a ragas LLM: one greedy generation per call (replies cached by judge fingerprint and
+    prompt, see :mod:`evalkit.rag._judge_cache`), parsed by :func:`parse_reply`.
 
     Args:
         lm: the checkpoint's lm-eval model.
@@ -89,6 +91,7 @@ class LocalJudge(InstructorBaseRagasLLM):
         self.lm, self.spec, self.fingerprint = lm, spec, fingerprint
         self.use_chat_template, self.max_new_tokens = use_chat_template, max_new_tokens
         self.calls = 0
+        self.cache_hits = 0
 
     def generate(self, prompt: str, response_model: type[Structured]) -> Structured:
         """Ask the judge once and parse its reply.
@@ -104,8 +107,14 @@ class LocalJudge(InstructorBaseRagasLLM):
             JudgeOutputError: the reply does not parse.
         """
         self.calls += 1
-        reply = generate_replies(self.lm, [prompt], max_new_tokens=self.max_new_tokens,
-                                 use_chat_template=self.use_chat_template)[0]
+        key = reply_key(self.fingerprint, f"greedy:{self.max_new_tokens}:{self.use_chat_template}", prompt)
+        reply = cached_reply(key)
+        if reply is None:
+            reply = generate_replies(self.lm, [prompt], max_new_tokens=self.max_new_tokens,
+                                     use_chat_template=self.use_chat_template)[0]
+            store_reply(key, reply)
+        else:
+            self.cache_hits += 1
         return check_substantive(parse_reply(reply, response_model))
 
     async def agenerate(self, prompt: str, response_model: type[Structured]) -> Structured:

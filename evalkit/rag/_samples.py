@@ -100,7 +100,7 @@ class _TraceRow(BaseModel):
 
     id: str | None = None
     question: str = Field(min_length=1)
-    contexts: list[str | _ContextRow]
+    contexts: list[str | _ContextRow] = Field(min_length=1)
     answer: str
     reference: str | None = None
     reference_contexts: list[str] = Field(default_factory=list)
@@ -158,13 +158,14 @@ def read_traces(path: Path) -> list[RagSample]:
         The samples, in file order.
 
     Raises:
-        RagError: the file is missing or empty, a line is not JSON, or a line lacks a required field.
+        RagError: the file is missing or empty, a line is not JSON, lacks a required field, or repeats an id.
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise RagError(f"cannot read traces file {path} ({type(error).__name__}): give a JSONL file") from None
     samples = []
+    first_line: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -172,7 +173,12 @@ def read_traces(path: Path) -> list[RagSample]:
             row = json.loads(line)
         except json.JSONDecodeError:
             raise RagError(f"{path} line {number} is not JSON: write one trace object per line") from None
-        samples.append(sample_from_row(row, where=f"{path} line {number}"))
+        sample = sample_from_row(row, where=f"{path} line {number}")
+        if sample.id in first_line:
+            raise RagError(f"{path} line {number} repeats id {sample.id!r} of line {first_line[sample.id]}: give "
+                           "each trace its own id (items of two runs are paired by it)")
+        first_line[sample.id] = number
+        samples.append(sample)
     if not samples:
         raise RagError(f"{path} has no traces: write one JSON object per line with question, contexts and answer")
     return samples
