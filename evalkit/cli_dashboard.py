@@ -88,7 +88,7 @@ def dashboard(
                       "back models", markup=False)
     store = env.get("EVALKIT_HOME", str(Path(".evalkit").resolve()))
     console.print(f"evalkit dashboard on http://{address}:{port} (store {store}, login "
-                  f"{'on' if auth else 'off'}); Ctrl+C stops it", markup=False, highlight=False)
+                  f"{'on' if auth else 'off'}); Ctrl+C stops it", markup=False, highlight=False, soft_wrap=True)
     try:
         code = subprocess.call(streamlit_command(port=port, address=address), env=env)
     except KeyboardInterrupt:

@@ -92,7 +92,10 @@ def test_the_training_script_rebuilds_the_shipped_artefacts(tmp_path: Path, monk
     for name in ("reference.npz", "refusal.npz"):
         rebuilt, shipped = np.load(tmp_path / name), np.load(Path(train.__file__).parent / "artifacts" / name)
         for key in shipped.files:
-            np.testing.assert_allclose(rebuilt[key], shipped[key], rtol=1e-4, atol=1e-5)
+            if shipped[key].dtype.kind == "U":  # the category model's class names
+                assert rebuilt[key].tolist() == shipped[key].tolist()
+            else:
+                np.testing.assert_allclose(rebuilt[key], shipped[key], rtol=1e-4, atol=1e-5)
 
 
 def run_guard_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

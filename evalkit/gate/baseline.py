@@ -26,7 +26,8 @@ def _registry_version(reference: str) -> Version | None:
         return None
 
 
-def _covering_run(fingerprint: str, preferred: tuple[str, ...], expected: set[str]) -> RunInput | None:
+def _covering_run(fingerprint: str, preferred: tuple[str, ...], expected: set[str],
+                  suite: str | None) -> RunInput | None:
     run_ids = list(reversed(preferred))
     run_ids += [record.run_id for record in store.list_runs() if record.fingerprint == fingerprint]
     for run_id in dict.fromkeys(run_ids):
@@ -34,7 +35,9 @@ def _covering_run(fingerprint: str, preferred: tuple[str, ...], expected: set[st
             run = load_run(run_id)
         except GateError:
             continue
-        if expected <= {task.name for task in all_tasks(run.scorecard)}:
+        # The same suite means the same per-task settings (limits, shots), which the gate requires of both runs.
+        same_suite = suite is None or run.scorecard.suite == suite
+        if same_suite and expected <= {task.name for task in all_tasks(run.scorecard)}:
             return run
     return None
 
@@ -58,8 +61,8 @@ def resolve_baseline(reference: str, policy_file: PolicyFile, score: Scorer) -> 
 
 def run_for_checkpoint(spec: str, fingerprint: str, policy_file: PolicyFile, score: Scorer, *,
                        preferred: tuple[str, ...] = ()) -> RunInput:
-    """The newest finished run of a checkpoint that has every task the policy expects (``preferred`` runs first),
-    or a new run of the policy's suite when there is none.
+    """The newest finished run of a checkpoint scored with the policy's suite (every task it expects, same settings;
+    ``preferred`` runs first), or a new run of the policy's suite when there is none.
 
     Args:
         spec: the checkpoint spec (scored when no run fits).
@@ -71,5 +74,6 @@ def run_for_checkpoint(spec: str, fingerprint: str, policy_file: PolicyFile, sco
     Returns:
         The run.
     """
-    found = _covering_run(fingerprint, preferred, set(policy_file.expected_tasks()))
+    suite = policy_file.suite.name if policy_file.suite else None
+    found = _covering_run(fingerprint, preferred, set(policy_file.expected_tasks()), suite)
     return found if found is not None else score(policy_file, spec)
