@@ -233,7 +233,14 @@ def serve(
     Returns:
         A context manager yielding the API root, ``http://127.0.0.1:PORT/v1``.
     """
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(_Backend(name, model, tokenizer, logprobs)))
+    with serve_handler(_handler(_Backend(name, model, tokenizer, logprobs))) as url:
+        yield url
+
+
+@contextmanager
+def serve_handler(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve a request handler class on a free port of 127.0.0.1; yield the API root ``http://127.0.0.1:PORT/v1``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

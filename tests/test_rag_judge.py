@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from evalkit.checkpoints import load, resolve
 from evalkit.rag import Chunk, JudgeOutputError, RagSample, RagSettings, RagTask, score_samples
 from evalkit.rag._judge import LocalJudge, RemoteJudge, check_substantive, load_judge, parse_reply
-from tests.openai_server import _Backend
+from tests.openai_server import _Backend, serve_handler
 
 
 class Verdict(BaseModel):
@@ -127,15 +126,8 @@ class _ChatHandler(BaseHTTPRequestHandler):
 def chat_server(model_dir: Path) -> Iterator[str]:
     backend = _Backend("tiny-judge", AutoModelForCausalLM.from_pretrained(model_dir),
                        AutoTokenizer.from_pretrained(model_dir), logprobs=False)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_ChatHandler,), {"backend": backend}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_handler(type("Handler", (_ChatHandler,), {"backend": backend})) as url:
+        yield url
 
 
 def test_an_endpoint_judge_goes_through_ragas_openai_client_and_its_failures_are_counted(tiny_model_dir: Path) -> None:
