@@ -159,11 +159,15 @@ def validate(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str, di
 
 def _timestamps(values: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(values.map(_number), errors="coerce")
-    epoch_seconds = numbers.where(numbers < 1e11, numbers / 1000.0)
-    from_numbers = pd.to_datetime(epoch_seconds, unit="s", utc=True, errors="coerce")
     texts = values.where(numbers.isna()).map(lambda value: value if isinstance(value, str) else None)
-    from_texts = pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce")
-    return from_numbers.fillna(from_texts).astype("datetime64[ns, UTC]")
+    parsed = pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce").astype("datetime64[ns, UTC]")
+    given = numbers.notna()
+    if given.any():
+        # Only rows that hold a number go through the epoch conversion: pandas' unit conversion of NaN-filled
+        # float columns raised "overflow encountered in multiply" on some runs.
+        epoch_seconds = numbers[given].where(numbers[given] < 1e11, numbers[given] / 1000.0)
+        parsed[given] = pd.to_datetime(epoch_seconds, unit="s", utc=True, errors="coerce")
+    return parsed
 
 
 def _missing(value: Any) -> bool:
