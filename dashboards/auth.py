@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 import bcrypt
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.errors import EvalkitError
+from evalkit.yamlfile import first_error, read_yaml_mapping
 
 Role = Literal["viewer", "admin"]
 AUTH_ENV = "EVALKIT_DASHBOARD_AUTH"
@@ -68,19 +68,13 @@ def load_auth_config(path: Path) -> AuthConfig:
     Raises:
         AuthError: the file is missing, not YAML, or invalid (the message names the field and the fix).
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise AuthError(f"cannot read dashboard auth config {path}: {error.strerror or error}; check the path") \
-            from None
-    except yaml.YAMLError:
-        raise AuthError(f"dashboard auth config {path} is not valid YAML: fix its syntax") from None
+    raw = read_yaml_mapping(path, what="dashboard auth config", error=AuthError,
+                            needs="it needs users: (see examples/dashboard/auth.yaml)")
     try:
         return AuthConfig.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "top level"
-        message = str(first["msg"]).removeprefix("Value error, ")
+        location, message, _ = first_error(error)
+        where = ".".join(str(part) for part in location) or "top level"
         raise AuthError(f"dashboard auth config {path} is invalid at {where}: {message} (see "
                         "examples/dashboard/auth.yaml)") from None
 
