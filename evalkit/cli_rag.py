@@ -48,6 +48,8 @@ def score(
     max_judge_failure_rate: Annotated[float | None, typer.Option(help="Above this share of judge failures a "
                                                                       "metric is unreliable (default 0.2).")] = None,
     judge_max_new_tokens: Annotated[int | None, typer.Option(help="Judge reply length cap (default 256).")] = None,
+    judge_batch_size: Annotated[int | None, typer.Option(help="Items scored at once; a local judge answers their "
+                                                              "calls in batches of this size (default 8).")] = None,
     label: Annotated[str | None, typer.Option(help="Name of the run in the run store (default traces:FILE).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard JSON on stdout.")] = False,
@@ -59,7 +61,7 @@ def score(
     names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics is not None else None
     settings = _settings(metrics=names, judge=judge, embedder=embedder, limit=limit,
                          attribution_threshold=attribution_threshold, max_judge_failure_rate=max_judge_failure_rate,
-                         judge_max_new_tokens=judge_max_new_tokens)
+                         judge_max_new_tokens=judge_max_new_tokens, judge_batch_size=judge_batch_size)
     with task_progress(console=errors, quiet=quiet or as_json) as (notify, progress):
         scorecard = score_traces(traces, settings, label=label, notify=notify, progress=progress)
     if as_json:

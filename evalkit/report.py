@@ -81,13 +81,29 @@ def _rag_title(scorecard: Scorecard) -> str:
     return f"RAG ({rag.source}, {rag.items} items, {judge}, embedder {rag.embedder})"
 
 
-def sections(scorecard: Scorecard) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Return the scorecard's non-empty tables as ``(title, header, rows)``: tasks, seed metrics, safety, RAG."""
+PROBLEM_HEADER = ["line", "id", "problem", "metrics"]
+SHOWN_PROBLEMS = 25
+
+
+def _problem_rows(scorecard: Scorecard, *, shown: int | None) -> list[list[str]]:
+    problems = scorecard.rag.problems if scorecard.rag else []
+    rows = [["-" if problem.line is None else str(problem.line), problem.id, problem.problem,
+             ", ".join(problem.metrics)] for problem in problems[:shown]]
+    if len(rows) < len(problems):
+        rows.append(["...", "", f"{len(problems) - len(rows)} more in the scorecard's rag.problems", ""])
+    return rows
+
+
+def sections(scorecard: Scorecard, *,
+             shown_problems: int | None = None) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Return the scorecard's non-empty tables as ``(title, header, rows)``: tasks, seed metrics, safety, RAG and
+    the RAG rows with problems (at most ``shown_problems`` of them, then a count)."""
     safety = scorecard.safety
     safety_title = f"Safety (guard {safety.guard}, threshold {safety.threshold})" if safety else ""
     tables = [("Tasks", METRIC_HEADER, metric_rows(scorecard)), ("Seed metrics", SEED_HEADER, _seed_rows(scorecard)),
               (safety_title, SAFETY_HEADER, _safety_rows(scorecard)), (_rag_title(scorecard), RAG_HEADER,
-                                                                       _rag_rows(scorecard))]
+                                                                       _rag_rows(scorecard)),
+              ("RAG rows with problems", PROBLEM_HEADER, _problem_rows(scorecard, shown=shown_problems))]
     return [table for table in tables if table[2]]
 
 
@@ -189,7 +205,7 @@ def print_scorecard(scorecard: Scorecard, console: object) -> None:
     """
     from rich.table import Table
 
-    for title, header, rows in sections(scorecard):
+    for title, header, rows in sections(scorecard, shown_problems=SHOWN_PROBLEMS):
         table = Table(title=f"evalkit scorecard: {scorecard.checkpoint.spec}" if title == "Tasks" else title.lower())
         for column in header:
             table.add_column(column, justify="right" if column in ("value", "stderr", "n", "shots") else "left")

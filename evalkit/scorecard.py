@@ -172,6 +172,17 @@ class RagMetric(_Strict):
     seconds: float = 0.0
 
 
+class RagRowProblem(_Strict):
+    """A trace the run could use only in part: what is wrong with it and the metrics it affects."""
+
+    line: int | None = Field(description="Line of the traces file; None for the bundled task.")
+    id: str = Field(description="The sample's id.")
+    problem: str = Field(description="E.g. 'no reference', 'no chunk_id on retrieved chunk(s) 2', "
+                                     "'blank retrieved chunk(s) 1'.")
+    metrics: list[str] = Field(description="Metrics that skipped the sample (for a missing input) or read the "
+                                           "blank chunk.")
+
+
 class RagSection(_Strict):
     """RAG metrics: of the bundled RAG task (retrieval, generation by the checkpoint) or of a traces file."""
 
@@ -181,12 +192,15 @@ class RagSection(_Strict):
     judge_fingerprint: str | None = None
     embedder: str = Field(description="The sentence embedder (minilm: the embedded all-MiniLM-L6-v2).")
     settings: dict[str, int | float | str | bool | None] = Field(
-        description="attribution_threshold, max_judge_failure_rate, judge_max_new_tokens, attribution_judge.")
+        description="attribution_threshold, max_judge_failure_rate, judge_max_new_tokens, judge_batch_size, "
+                    "attribution_judge.")
     retrieval: dict[str, int | float | str | bool] | None = Field(
         default=None, description="For the bundled task: top_k, corpus chunks, embedder.")
     generation: dict[str, int | float | str | bool] | None = Field(
         default=None, description="For the bundled task: the answers' decoding settings.")
     metrics: list[RagMetric] = Field(description="One entry per metric (rag.<name> in a gate policy).")
+    problems: list[RagRowProblem] = Field(default_factory=list, description="Rows with recoverable problems, "
+                                          "in file order (the run goes on; the metrics named skip or read them).")
     tasks: list[TaskResult] = Field(description="The same values as task metrics, with data and settings hashes; "
                                                 "items.jsonl rows carry the task name, so relative checks pair them.")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
@@ -17,7 +18,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from evalkit.checkpoints import load, resolve
 from evalkit.rag import Chunk, JudgeOutputError, RagSample, RagSettings, RagTask, score_samples
+from evalkit.rag._context import MetricContext
+from evalkit.rag._embeddings import EvalkitEmbeddings
+from evalkit.rag._evaluate import evaluate
 from evalkit.rag._judge import LocalJudge, RemoteJudge, check_substantive, load_judge, parse_reply
+from evalkit.rag._registry import METRICS
 from tests.openai_server import _Backend, serve_handler
 
 
@@ -201,3 +206,55 @@ def test_a_local_judges_replies_are_cached_by_fingerprint_and_prompt(tiny_model_
     with contextlib.suppress(JudgeOutputError):
         again.generate("List the statements.", Verdicts)
     assert again.cache_hits == 0  # other decoding settings are another key
+
+
+class _RecordingLM:
+    """An lm-eval model stand-in that answers every prompt with a fixed reply and records each batch it gets."""
+
+    def __init__(self, reply: str, *, fails: bool = False) -> None:
+        self.reply, self.fails, self.batches = reply, fails, []
+
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        self.batches.append([request.arguments[0] for request in requests])
+        if self.fails:
+            raise RuntimeError("out of memory")
+        return [self.reply] * len(requests)
+
+
+def _recording_judge(lm: _RecordingLM) -> LocalJudge:
+    return LocalJudge(lm, spec="recording", fingerprint=f"recording-{id(lm)}", use_chat_template=False,
+                      max_new_tokens=8)
+
+
+def test_concurrent_calls_of_a_local_judge_go_to_the_model_as_one_batch_and_are_cached(evalkit_home: Path) -> None:
+    lm = _RecordingLM('{"verdict": 1}')
+    judge = _recording_judge(lm)
+
+    async def ask_all() -> list[Verdict]:
+        return list(await asyncio.gather(*(judge.agenerate(f"prompt {index}", Verdict) for index in range(5))))
+
+    assert [verdict.verdict for verdict in asyncio.run(ask_all())] == [1] * 5
+    assert lm.batches == [[f"prompt {index}" for index in range(5)]] and judge.batches == [5] and judge.calls == 5
+    asyncio.run(ask_all())
+    assert len(lm.batches) == 1 and judge.cache_hits == 5  # the re-run asks the model nothing
+
+
+def test_a_batch_that_fails_fails_every_item_waiting_on_it(evalkit_home: Path) -> None:
+    judge = _recording_judge(_RecordingLM("", fails=True))
+
+    async def ask_all() -> list[Any]:
+        return list(await asyncio.gather(*(judge.agenerate(f"p{index}", Verdict) for index in range(3)),
+                                         return_exceptions=True))
+
+    assert [str(error) for error in asyncio.run(ask_all())] == ["out of memory"] * 3
+
+
+def test_the_chunk_attribution_checks_of_all_items_are_batched(evalkit_home: Path) -> None:
+    lm = _RecordingLM('{"used": true}')
+    context = MetricContext(embeddings=EvalkitEmbeddings("minilm"), judge=_recording_judge(lm),
+                            attribution_judge=True)
+    samples = [RagSample(id=f"{sample.id}{copy}", question=sample.question, contexts=sample.contexts,
+                         answer=f"{sample.answer} (copy {copy})") for copy in range(3) for sample in SAMPLES]
+    [outcome] = evaluate(samples, [METRICS["chunk_attribution"]], context, concurrency=4)
+    assert [len(batch) for batch in lm.batches] == [4, 2]  # six items, four in flight at a time
+    assert len(outcome.scored) == 6 and outcome.judge_calls == 6

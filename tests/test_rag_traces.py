@@ -74,6 +74,28 @@ def test_the_cli_scores_traces_into_a_stored_run_with_a_report(evalkit_home: Pat
     assert "## RAG (" in report.stdout and "| completeness | evalkit |" in report.stdout
 
 
+def test_rows_with_recoverable_problems_are_listed_with_their_line_numbers(evalkit_home: Path, tmp_path: Path) -> None:
+    path = write(tmp_path / "t.jsonl",
+                 '{"id": "ok", "question": "q", "contexts": [{"text": "c", "chunk_id": "a"}], "answer": "a", '
+                 '"reference": "r", "reference_chunk_ids": ["a"]}',
+                 "",
+                 '{"id": "partial", "question": "q2", "contexts": [{"text": "c", "chunk_id": "a"}, " "], '
+                 '"answer": "b", "reference": "r", "reference_chunk_ids": ["a"]}',
+                 '{"id": "bare", "question": "q3", "contexts": ["c"], "answer": "c"}')
+    scorecard = score_traces(path, RagSettings(metrics=["hit_rate", "completeness", "string_similarity"]))
+    problems = [(problem.line, problem.id, problem.problem, problem.metrics) for problem in scorecard.rag.problems]
+    assert problems == [
+        (3, "partial", "no chunk_id on retrieved chunk(s) 2", ["hit_rate"]),
+        (3, "partial", "blank retrieved chunk(s) 2", ["completeness"]),
+        (4, "bare", "no chunk ids", ["hit_rate"]),
+        (4, "bare", "no reference", ["completeness", "string_similarity"]),
+    ]
+    assert "| 4 | bare | no reference | completeness, string_similarity |" in to_markdown(scorecard)
+    printed = evalkit(evalkit_home, "rag", "score", str(path), "--metrics", "hit_rate")
+    assert printed.returncode == 0, printed.stderr
+    assert "rag rows with problems" in printed.stdout and "no chunk_id on retrieved chunk(s) 2" in printed.stdout
+
+
 def test_an_unknown_metric_is_one_error_line_listing_the_known_ones_and_records_nothing(evalkit_home: Path) -> None:
     result = evalkit(evalkit_home, "rag", "score", str(EXAMPLE), "--metrics", "completeness,faithfullness")
     assert result.returncode == 2 and result.stderr.count("\n") == 1

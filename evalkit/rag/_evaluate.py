@@ -63,38 +63,47 @@ async def _score_item(spec: MetricSpec, sample: RagSample, context: MetricContex
     return score
 
 
-async def _score_metric(spec: MetricSpec, samples: list[RagSample], context: MetricContext,
+async def _score_metric(spec: MetricSpec, samples: list[RagSample], context: MetricContext, concurrency: int,
                         advance: Advance) -> MetricOutcome:
     judged = spec.uses_judge or (spec.judge_check and context.attribution_judge)
     outcome = MetricOutcome(spec, judged)
     calls, begun = context.judge_calls(), time.perf_counter()
-    for index, sample in enumerate(samples):
-        result = await _score_item(spec, sample, context, judged)
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(sample: RagSample) -> ItemScore | tuple[Literal["skipped", "judge_failure"], str]:
+        async with slots:
+            result = await _score_item(spec, sample, context, judged)
+        advance(spec.name)
+        return result
+
+    results = await asyncio.gather(*(one(sample) for sample in samples))
+    for index, (sample, result) in enumerate(zip(samples, results, strict=True)):
         if isinstance(result, ItemScore):
             outcome.scored.append((index, sample, result))
         else:
             outcome.excluded.append(Excluded(index, sample, *result))
-        advance(spec.name)
     outcome.judge_calls = context.judge_calls() - calls
     outcome.seconds = round(time.perf_counter() - begun, 3)
     return outcome
 
 
-def evaluate(samples: list[RagSample], specs: list[MetricSpec], context: MetricContext, *,
+def evaluate(samples: list[RagSample], specs: list[MetricSpec], context: MetricContext, *, concurrency: int = 8,
              advance: Advance = lambda name: None) -> list[MetricOutcome]:
-    """Score every sample on every metric, one item at a time (a local judge does one thing at a time).
+    """Score every sample on every metric, metric after metric, up to ``concurrency`` items of a metric at once
+    (their judge calls are batched by a local judge, or sent side by side to an endpoint).
 
     Args:
         samples: the items.
         specs: the metrics.
         context: the run's embeddings, judge and thresholds.
+        concurrency: items of one metric in flight at once.
         advance: called with the metric name after each item.
 
     Returns:
         One outcome per metric, in order.
     """
     async def run_all() -> list[MetricOutcome]:
-        return [await _score_metric(spec, samples, context, advance) for spec in specs]
+        return [await _score_metric(spec, samples, context, concurrency, advance) for spec in specs]
 
     return asyncio.run(run_all())
 

@@ -8,6 +8,7 @@ score. Every call is counted, so the section can report what a metric cost.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from evalkit.checkpoints import Checkpoint, LoadedModel, load, resolve
 from evalkit.generation import generate_replies
 from evalkit.quiet import quiet_libraries
 from evalkit.rag._errors import JudgeOutputError, RagError
-from evalkit.rag._judge_cache import cached_reply, reply_key, store_reply
+from evalkit.rag._judge_cache import cached_replies, reply_key, store_replies
 
 if TYPE_CHECKING:
     from lm_eval.api.model import LM
@@ -76,8 +77,12 @@ def check_substantive(result: Structured) -> Structured:
 
 
 class LocalJudge(InstructorBaseRagasLLM):
-    """A local checkpoint as a ragas LLM: one greedy generation per call (replies cached by judge fingerprint and
-    prompt, see :mod:`evalkit.rag._judge_cache`), parsed by :func:`parse_reply`.
+    """A local checkpoint as a ragas LLM: greedy generations, parsed by :func:`parse_reply`.
+
+    Calls made through :meth:`agenerate` while several items are scored concurrently are batched: a call waits
+    until every runnable item has asked (one pass of the event loop adds no new prompt), then all waiting prompts
+    go to the model in one ``generate_until`` (which splits them by the model's batch size). Replies are cached by
+    judge fingerprint, decoding and prompt (see :mod:`evalkit.rag._judge_cache`).
 
     Args:
         lm: the checkpoint's lm-eval model.
@@ -92,6 +97,9 @@ class LocalJudge(InstructorBaseRagasLLM):
         self.use_chat_template, self.max_new_tokens = use_chat_template, max_new_tokens
         self.calls = 0
         self.cache_hits = 0
+        self.batches: list[int] = []
+        self._waiting: list[tuple[str, asyncio.Future[str]]] = []
+        self._flush: asyncio.Task[None] | None = None
 
     def generate(self, prompt: str, response_model: type[Structured]) -> Structured:
         """Ask the judge once and parse its reply.
@@ -107,19 +115,55 @@ class LocalJudge(InstructorBaseRagasLLM):
             JudgeOutputError: the reply does not parse.
         """
         self.calls += 1
-        key = reply_key(self.fingerprint, f"greedy:{self.max_new_tokens}:{self.use_chat_template}", prompt)
-        reply = cached_reply(key)
-        if reply is None:
-            reply = generate_replies(self.lm, [prompt], max_new_tokens=self.max_new_tokens,
-                                     use_chat_template=self.use_chat_template)[0]
-            store_reply(key, reply)
-        else:
-            self.cache_hits += 1
-        return check_substantive(parse_reply(reply, response_model))
+        return check_substantive(parse_reply(self.replies([prompt])[0], response_model))
 
     async def agenerate(self, prompt: str, response_model: type[Structured]) -> Structured:
-        """:meth:`generate` for ragas' async metrics (runs inline: one local model does one thing at a time)."""
-        return self.generate(prompt, response_model)
+        """:meth:`generate` for ragas' async metrics, batched with the other items' calls that wait with it."""
+        self.calls += 1
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[str] = loop.create_future()
+        self._waiting.append((prompt, reply))
+        if self._flush is None:
+            self._flush = loop.create_task(self._answer_waiting())
+        return check_substantive(parse_reply(await reply, response_model))
+
+    async def _answer_waiting(self) -> None:
+        asked = -1
+        while asked != len(self._waiting):  # let every runnable item reach its judge call
+            asked = len(self._waiting)
+            await asyncio.sleep(0)
+        waiting, self._waiting, self._flush = self._waiting, [], None
+        try:
+            replies = self.replies([prompt for prompt, _ in waiting])
+        except Exception as error:  # noqa: BLE001 (not swallowed: each waiting item raises it)
+            for _, reply in waiting:
+                reply.set_exception(error)
+            return
+        for (_, reply), text in zip(waiting, replies, strict=True):
+            reply.set_result(text)
+
+    def replies(self, prompts: list[str]) -> list[str]:
+        """The judge's replies to prompts: cached ones read, the others generated in one batched call and stored.
+
+        Args:
+            prompts: the prompts (repeats are generated once).
+
+        Returns:
+            The replies, in order.
+        """
+        settings = f"greedy:{self.max_new_tokens}:{self.use_chat_template}"
+        keys = [reply_key(self.fingerprint, settings, prompt) for prompt in prompts]
+        known = cached_replies(keys)
+        self.cache_hits += sum(key in known for key in keys)
+        asked = {key: prompt for key, prompt in zip(keys, prompts, strict=True) if key not in known}
+        if asked:
+            self.batches.append(len(asked))
+            fresh = generate_replies(self.lm, list(asked.values()), max_new_tokens=self.max_new_tokens,
+                                     use_chat_template=self.use_chat_template)
+            generated = dict(zip(asked, fresh, strict=True))
+            store_replies(generated)
+            known |= generated
+        return [known[key] for key in keys]
 
 
 class RemoteJudge(InstructorBaseRagasLLM):
@@ -182,12 +226,14 @@ class RemoteJudge(InstructorBaseRagasLLM):
 Judge = LocalJudge | RemoteJudge
 
 
-def load_judge(spec: str, *, max_new_tokens: int, loaded: tuple[Checkpoint, LoadedModel] | None = None) -> Judge:
+def load_judge(spec: str, *, max_new_tokens: int, batch_size: int = 1,
+               loaded: tuple[Checkpoint, LoadedModel] | None = None) -> Judge:
     """Resolve and load a judge.
 
     Args:
         spec: any checkpoint spec; ``openai:MODEL@URL`` is asked through its chat endpoint.
         max_new_tokens: the reply length cap.
+        batch_size: prompts per forward of a local judge loaded here (a reused one keeps its own).
         loaded: a checkpoint already loaded in this process (reused when ``spec`` names it).
 
     Returns:
@@ -204,7 +250,7 @@ def load_judge(spec: str, *, max_new_tokens: int, loaded: tuple[Checkpoint, Load
             return RemoteJudge(name, base_url, spec=spec, fingerprint=checkpoint.fingerprint,
                                max_new_tokens=max_new_tokens)
         with quiet_libraries():
-            model = load(checkpoint, batch_size=1)
+            model = load(checkpoint, batch_size=batch_size)
     template = bool(getattr(model.tokenizer, "chat_template", None))
     return LocalJudge(model.lm, spec=spec, fingerprint=checkpoint.fingerprint, use_chat_template=template,
                       max_new_tokens=max_new_tokens)

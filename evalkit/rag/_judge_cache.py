@@ -30,14 +30,18 @@ def _connect() -> sqlite3.Connection:
     return connection
 
 
-def cached_reply(key: str) -> str | None:
-    """The stored reply for a key, or ``None``."""
+def cached_replies(keys: list[str]) -> dict[str, str]:
+    """The stored replies among ``keys``, by key (keys never stored are absent)."""
     with closing(_connect()) as connection:
-        row = connection.execute("SELECT reply FROM judge_replies WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
+        found = {}
+        for offset in range(0, len(keys), 500):  # SQLite caps the parameters of one statement
+            part = keys[offset:offset + 500]
+            marks = ",".join("?" * len(part))
+            found.update(connection.execute(f"SELECT key, reply FROM judge_replies WHERE key IN ({marks})", part))
+    return {str(key): str(reply) for key, reply in found.items()}
 
 
-def store_reply(key: str, reply: str) -> None:
-    """Keep a reply (a later identical call reads it)."""
+def store_replies(replies: dict[str, str]) -> None:
+    """Keep replies by key (a later identical call reads them)."""
     with closing(_connect()) as connection, connection:
-        connection.execute("INSERT OR REPLACE INTO judge_replies VALUES (?, ?)", (key, reply))
+        connection.executemany("INSERT OR REPLACE INTO judge_replies VALUES (?, ?)", list(replies.items()))

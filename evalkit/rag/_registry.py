@@ -61,7 +61,7 @@ _SPECS = (
                "normalised Levenshtein similarity of the answer to the reference"),
     MetricSpec("context_relevance", "evalkit", ("contexts",), _handwritten.context_relevance,
                "mean clipped cosine of the question to each retrieved chunk"),
-    MetricSpec("completeness", "evalkit", ("reference",), _handwritten.completeness,
+    MetricSpec("completeness", "evalkit", ("reference", "contexts"), _handwritten.completeness,
                "share of the reference's content tokens in both the contexts and the answer"),
     MetricSpec("chunk_attribution", "evalkit", ("contexts",), _handwritten.chunk_attribution,
                "share of chunks that influenced the answer (answer-chunk similarity, judge check if given)",

@@ -18,7 +18,7 @@ from evalkit.rag._judge import DEFAULT_JUDGE, Judge, load_judge
 from evalkit.rag._registry import METRICS, MetricSpec, select_metrics
 from evalkit.rag._samples import RagSample
 from evalkit.rag._settings import RagSettings
-from evalkit.scorecard import RagMetric, RagSection, TaskResult, TaskSettings
+from evalkit.scorecard import RagMetric, RagRowProblem, RagSection, TaskResult, TaskSettings
 
 Notify = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -88,7 +88,8 @@ def score_samples(samples: list[RagSample], settings: RagSettings, task: RagTask
     if _needs_judge(specs, settings):
         spec = settings.judge or DEFAULT_JUDGE
         notify(f"rag: loading the judge {spec}")
-        judge = load_judge(spec, max_new_tokens=settings.judge_max_new_tokens, loaded=loaded)
+        judge = load_judge(spec, max_new_tokens=settings.judge_max_new_tokens, batch_size=settings.judge_batch_size,
+                           loaded=loaded)
     notify(f"rag: loading the embedder {settings.embedder}")
     context = MetricContext(embeddings=EvalkitEmbeddings(settings.embedder), judge=judge,
                             attribution_threshold=settings.attribution_threshold,
@@ -103,7 +104,7 @@ def score_samples(samples: list[RagSample], settings: RagSettings, task: RagTask
             progress(done, total, metric)
 
     begun = time.perf_counter()
-    outcomes = evaluate(samples, specs, context, advance=advance)
+    outcomes = evaluate(samples, specs, context, concurrency=settings.judge_batch_size, advance=advance)
     metrics = [summarize(outcome, max_judge_failure_rate=settings.max_judge_failure_rate) for outcome in outcomes]
     section = RagSection(
         source=task.source, items=len(samples), judge=judge.spec if judge else None,
@@ -111,15 +112,31 @@ def score_samples(samples: list[RagSample], settings: RagSettings, task: RagTask
         settings={"attribution_threshold": settings.attribution_threshold,
                   "attribution_judge": context.attribution_judge,
                   "max_judge_failure_rate": settings.max_judge_failure_rate,
-                  "judge_max_new_tokens": settings.judge_max_new_tokens},
-        retrieval=task.retrieval, generation=task.generation, metrics=metrics,
+                  "judge_max_new_tokens": settings.judge_max_new_tokens,
+                  "judge_batch_size": settings.judge_batch_size},
+        retrieval=task.retrieval, generation=task.generation, metrics=metrics, problems=row_problems(samples, specs),
         tasks=[_task_result(task, settings, metrics, judge, time.perf_counter() - begun)])
     return section, item_rows(task.name, outcomes)
 
 
+def row_problems(samples: list[RagSample], specs: list[MetricSpec]) -> list[RagRowProblem]:
+    """The recoverable problems of each sample for the selected metrics, in sample order.
+
+    Args:
+        samples: the items.
+        specs: the metrics.
+
+    Returns:
+        One entry per (sample, problem).
+    """
+    needs = {spec.name: spec.needs for spec in specs}
+    return [RagRowProblem(line=sample.line, id=sample.id, problem=problem, metrics=metrics)
+            for sample in samples for problem, metrics in sample.problems(needs).items()]
+
+
 def _task_result(task: RagTask, settings: RagSettings, metrics: list[RagMetric], judge: Judge | None,
                  seconds: float) -> TaskResult:
-    how = {"settings": settings.model_dump(exclude={"limit", "metrics"}), "retrieval": task.retrieval,
+    how = {"settings": settings.model_dump(exclude={"limit", "metrics", "judge_batch_size"}), "retrieval": task.retrieval,
            "judge": judge.fingerprint if judge else None}
     gen_kwargs = {"max_gen_toks": settings.max_new_tokens} if task.generation else None
     return TaskResult(name=task.name, version="1", output_type=task.output_type, data_sha256=task.data_sha256,

@@ -16,7 +16,7 @@ Other fields are ignored, so logs of a real system can be scored as they are.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class RagSample:
         reference: the ground-truth answer, if known.
         reference_contexts: the ground-truth chunk texts, if known.
         reference_chunk_ids: the ids of the chunks that support the reference, if known.
+        line: the line of the traces file it was read from (``None`` for the bundled task).
     """
 
     id: str
@@ -56,6 +57,7 @@ class RagSample:
     reference: str | None = None
     reference_contexts: tuple[str, ...] = ()
     reference_chunk_ids: tuple[str, ...] = ()
+    line: int | None = field(default=None, compare=False)
 
     @property
     def context_texts(self) -> list[str]:
@@ -78,14 +80,44 @@ class RagSample:
         Returns:
             A short reason such as ``"no reference"``, or ``None``.
         """
-        present = {
-            "answer": bool(self.answer.strip()),
-            "contexts": bool(self.contexts),
-            "reference": bool(self.reference and self.reference.strip()),
-            "reference_contexts": bool(self.reference_contexts),
-            "chunk_ids": self.retrieved_ids is not None and bool(self.reference_chunk_ids),
+        reasons = {
+            "answer": None if self.answer.strip() else "no answer",
+            "contexts": None if self.contexts else "no contexts",
+            "reference": None if self.reference and self.reference.strip() else "no reference",
+            "reference_contexts": None if self.reference_contexts else "no reference contexts",
+            "chunk_ids": self._chunk_ids_problem(),
         }
-        return next((f"no {need.replace('_', ' ')}" for need in needs if not present[need]), None)
+        return next((reasons[need] for need in needs if reasons[need]), None)
+
+    def _chunk_ids_problem(self) -> str | None:
+        unnamed = [str(rank) for rank, chunk in enumerate(self.contexts, start=1) if chunk.chunk_id is None]
+        if len(unnamed) == len(self.contexts):
+            return "no chunk ids"
+        if unnamed:
+            return f"no chunk_id on retrieved chunk(s) {', '.join(unnamed)}"
+        return None if self.reference_chunk_ids else "no reference chunk ids"
+
+    def problems(self, needs: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+        """What in this sample keeps metrics from using it, or may mislead them: each problem with the metrics it
+        affects.
+
+        Args:
+            needs: each metric's required inputs (see :meth:`missing`), by metric name.
+
+        Returns:
+            ``{problem: [metric, ...]}``: missing inputs with the metrics that skip the sample, and blank retrieved
+            chunks with the metrics that read the contexts; empty for a sound sample.
+        """
+        found: dict[str, list[str]] = {}
+        for metric, metric_needs in needs.items():
+            reason = self.missing(metric_needs)
+            if reason:
+                found.setdefault(reason, []).append(metric)
+        blank = [str(rank) for rank, chunk in enumerate(self.contexts, start=1) if not chunk.text.strip()]
+        readers = [metric for metric, metric_needs in needs.items() if "contexts" in metric_needs]
+        if blank and readers:
+            found[f"blank retrieved chunk(s) {', '.join(blank)}"] = readers
+        return found
 
 
 class _ContextRow(BaseModel):
@@ -122,12 +154,13 @@ def _describe(error: ValidationError) -> str:
     return f"field {where!r}: {first['msg']}"
 
 
-def sample_from_row(row: Any, *, where: str) -> RagSample:
+def sample_from_row(row: Any, *, where: str, line: int | None = None) -> RagSample:
     """Validate one trace row into a :class:`RagSample`.
 
     Args:
         row: the decoded JSON value.
         where: where it came from, for the error message (e.g. ``traces.jsonl line 3``).
+        line: its line in the traces file.
 
     Returns:
         The sample.
@@ -145,7 +178,7 @@ def sample_from_row(row: Any, *, where: str) -> RagSample:
     sample_id = parsed.id or item_id({"question": parsed.question, "reference": parsed.reference})
     return RagSample(id=sample_id, question=parsed.question, contexts=contexts, answer=parsed.answer,
                      reference=parsed.reference, reference_contexts=tuple(parsed.reference_contexts),
-                     reference_chunk_ids=tuple(parsed.reference_chunk_ids))
+                     reference_chunk_ids=tuple(parsed.reference_chunk_ids), line=line)
 
 
 def read_traces(path: Path) -> list[RagSample]:
@@ -173,7 +206,7 @@ def read_traces(path: Path) -> list[RagSample]:
             row = json.loads(line)
         except json.JSONDecodeError:
             raise RagError(f"{path} line {number} is not JSON: write one trace object per line") from None
-        sample = sample_from_row(row, where=f"{path} line {number}")
+        sample = sample_from_row(row, where=f"{path} line {number}", line=number)
         if sample.id in first_line:
             raise RagError(f"{path} line {number} repeats id {sample.id!r} of line {first_line[sample.id]}: give "
                            "each trace its own id (items of two runs are paired by it)")

@@ -25,6 +25,9 @@ class RagSettings(BaseModel):
     limit: int | None = Field(default=None, gt=0, description="At most this many questions or traces.")
     max_new_tokens: int = Field(default=96, gt=0, description="Bundled task: answer length cap in tokens.")
     judge_max_new_tokens: int = Field(default=256, gt=0, description="Judge reply length cap in tokens.")
+    judge_batch_size: int = Field(default=8, gt=0, description="Items scored at once: a local judge answers "
+                                  "their calls in batches of up to this size, an endpoint gets this many "
+                                  "requests at a time.")
     # 0.6: on the bundled task's SmolLM2 answers that are at least half complete, 79% of the supporting chunks
     # reach it and 9% of the other retrieved chunks do (0.5: 89% and 34%; 0.7: 42% and 3%).
     attribution_threshold: float = Field(default=0.6, ge=0.0, le=1.0, description="Answer-chunk sentence cosine "
