@@ -28,8 +28,11 @@ test-fast: install
 
 bench: install
 	$(OFFLINE) $(PY) benchmarks/score_vs_lm_eval.py
+	$(OFFLINE) $(PY) benchmarks/score_vs_lm_eval.py --tasks evalkit_mmlu --num-fewshot 5 --limit 108
 	$(OFFLINE) $(PY) benchmarks/bench_backends.py
+	$(OFFLINE) $(PY) benchmarks/bench_backends.py --tasks evalkit_mmlu --num-fewshot 5 --limit 108 --repeats 1
 	$(OFFLINE) $(PY) benchmarks/bench_guards.py
+	$(OFFLINE) $(PY) benchmarks/bench_monitor.py
 
 clean:
 	rm -rf $(VENV) .evalkit

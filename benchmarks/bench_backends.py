@@ -10,7 +10,8 @@ controls; ``simple_evaluate`` adds the same task building, metrics and environme
 seconds), the speed-up, how many items pick the same choice (argmax over per-choice log-likelihoods) as ``hf``
 in float32, and the largest absolute log-likelihood difference.
 
-Usage: ``python benchmarks/bench_backends.py [--tasks a,b] [--limit N] [--batch-size B] [--repeats R]``
+Usage: ``python benchmarks/bench_backends.py [--tasks a,b] [--limit N] [--batch-size B] [--repeats R]
+[--num-fewshot K]``
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ DEFAULT_TASKS = "evalkit_hellaswag,evalkit_arc_easy,evalkit_piqa,evalkit_mmlu"
 Choices = dict[int, list[float]]
 
 
-def _run(lm: Any, name: str, manager: Any, limit: int) -> tuple[float, float, Choices]:
+def _run(lm: Any, name: str, manager: Any, limit: int, shots: int | None) -> tuple[float, float, Choices]:
     """Evaluate one task; return the seconds spent in ``loglikelihood`` (the backend's share), the wall seconds
     of ``simple_evaluate``, and each item's per-choice log-likelihoods."""
     task = load_tasks(name, manager).tasks[name]
@@ -53,8 +54,8 @@ def _run(lm: Any, name: str, manager: Any, limit: int) -> tuple[float, float, Ch
     lm.loglikelihood = timed
     try:
         started = time.perf_counter()
-        results = simple_evaluate(model=lm, tasks=[task], task_manager=manager, limit=limit, log_samples=True,
-                                  bootstrap_iters=0, verbosity="ERROR")
+        results = simple_evaluate(model=lm, tasks=[task], task_manager=manager, limit=limit, num_fewshot=shots,
+                                  log_samples=True, bootstrap_iters=0, verbosity="ERROR")
         wall = time.perf_counter() - started
     finally:
         del lm.loglikelihood
@@ -62,12 +63,13 @@ def _run(lm: Any, name: str, manager: Any, limit: int) -> tuple[float, float, Ch
                               for sample in results["samples"][name]}
 
 
-def _fastest(lms: dict[str, Any], name: str, manager: Any, limit: int, repeats: int) -> dict[str, tuple]:
+def _fastest(lms: dict[str, Any], name: str, manager: Any, limit: int, repeats: int,
+             shots: int | None) -> dict[str, tuple]:
     """Run every backend ``repeats`` times, alternating, and keep each one's fastest times and its choices."""
     best: dict[str, tuple[float, float, Choices]] = {}
     for _ in range(repeats):
         for label, lm in lms.items():
-            seconds, wall, choices = _run(lm, name, manager, limit)
+            seconds, wall, choices = _run(lm, name, manager, limit, shots)
             if label in best:
                 seconds, wall = min(seconds, best[label][0]), min(wall, best[label][1])
             best[label] = (seconds, wall, choices)
@@ -87,7 +89,7 @@ def _agreement(ours: Choices, reference: Choices) -> tuple[int, int, float]:
 def _warm_up(lms: dict[str, Any], manager: Any, name: str) -> None:
     # The first forwards of a process pay one-off costs (weight pages, kernel setup) that belong to no backend.
     for lm in lms.values():
-        _run(lm, name, manager, 2)
+        _run(lm, name, manager, 2, None)
 
 
 def main() -> None:
@@ -97,6 +99,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-fewshot", type=int, default=None)
     args = parser.parse_args()
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     names = args.tasks.split(",")
@@ -109,14 +112,15 @@ def main() -> None:
            "bf16/fp32 softmax": PrefixSharingLM(pretrained=model_bf16, softmax_dtype=torch.float32, **options)}
     manager = build_task_manager(names)
     _warm_up(lms, manager, names[0])
-    print(f"SmolLM2-135M-Instruct on CPU ({torch.get_num_threads()} threads), limit {args.limit}, batch "
+    fewshot = "" if args.num_fewshot is None else f", {args.num_fewshot}-shot"
+    print(f"SmolLM2-135M-Instruct on CPU ({torch.get_num_threads()} threads){fewshot}, limit {args.limit}, batch "
           f"{args.batch_size}, fastest of {args.repeats}. Seconds are spent in loglikelihood (the backend); wall is "
           "all of simple_evaluate. Argmax and diff are against hf in float32.\n")
     print("| task | hf s | ours s | speed-up | same argmax | max abs diff | wall hf / ours s | ours bf16 s "
           "| bf16 speed-up | bf16 same argmax | bf16 + fp32 softmax same argmax |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
-        best = _fastest(lms, name, manager, args.limit, args.repeats)
+        best = _fastest(lms, name, manager, args.limit, args.repeats, args.num_fewshot)
         (hf_s, hf_wall, reference), (ours_s, ours_wall, ours) = best["hf"], best["ours"]
         same, total, largest = _agreement(ours, reference)
         bf16_s, _, bf16 = best["bf16"]

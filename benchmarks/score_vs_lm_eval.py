@@ -5,7 +5,10 @@ Each run is a separate process, one after the other, with the same batch size: l
 second, the speed-up, and per-item agreement of predictions (argmax over per-choice log-likelihoods) with
 lm-eval's, with the largest absolute log-likelihood difference.
 
-Usage: ``python benchmarks/score_vs_lm_eval.py [--tasks a,b] [--limit N] [--batch-size B]``
+``--num-fewshot K`` gives every task K examples (both tools take the same ones); on the bundled MMLU (12 subjects of
+9 items, ``--limit 108``) items of a subject share their 5-shot prefix, which evalkit encodes once.
+
+Usage: ``python benchmarks/score_vs_lm_eval.py [--tasks a,b] [--limit N] [--batch-size B] [--num-fewshot K]``
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ BIN = Path(sys.executable).parent
 
 def _timed(command: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    completed = subprocess.run(command, check=False, env=env, capture_output=True, text=True)
     if completed.returncode != 0:
         sys.exit(f"{command[0]} failed:\n{completed.stderr[-3000:]}")
     return time.perf_counter() - started
@@ -67,7 +70,9 @@ def main() -> None:
     parser.add_argument("--tasks", default=DEFAULT_TASKS)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--num-fewshot", type=int, default=None)
     args = parser.parse_args()
+    shots = [] if args.num_fewshot is None else [str(args.num_fewshot)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     model_dir = str(local_model_dir(resolve("smollm2")))
     with tempfile.TemporaryDirectory() as scratch:
@@ -75,22 +80,25 @@ def main() -> None:
         lm_eval_s = _timed([str(BIN / "lm_eval"), "--model", "hf", "--model_args",
                             f"pretrained={model_dir},dtype=float32", "--tasks", args.tasks, "--include_path",
                             str(BUNDLED_TASKS_DIR), "--batch_size", str(args.batch_size), "--limit", str(args.limit),
-                            "--device", "cpu", "--log_samples", "--output_path", str(lm_eval_out)], env)
+                            "--device", "cpu", "--log_samples", "--output_path", str(lm_eval_out),
+                            *(["--num_fewshot", *shots] if shots else [])], env)
         evalkit_env = {**env, "EVALKIT_HOME": str(Path(scratch) / "home")}
 
         def evalkit(dtype: str, *extra: str) -> tuple[float, dict]:
             seconds = _timed([str(BIN / "evalkit"), "score", model_dir, "--tasks", args.tasks, "--limit",
                               str(args.limit), "--batch-size", str(args.batch_size), "--dtype", dtype,
-                              "--prompt-ppl-sample", "0", "--quiet", *extra], evalkit_env)
-            newest = sorted((Path(scratch) / "home").glob("runs/*/items.jsonl"))[-1]
+                              "--prompt-ppl-sample", "0", "--quiet",
+                              *(["--num-fewshot", *shots] if shots else []), *extra], evalkit_env)
+            newest = max((Path(scratch) / "home").glob("runs/*/items.jsonl"))
             return seconds, _evalkit_choices(newest)
 
         fp32_s, fp32 = evalkit("float32", "--no-cache")
         bf16_s, bf16 = evalkit("bfloat16", "--no-cache")
         cached_s, _ = evalkit("float32")
         theirs = _lm_eval_choices(lm_eval_out)
-    print(f"model: SmolLM2-135M-Instruct, tasks: {args.tasks}, limit {args.limit} per task, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPUs; each run is a separate process (model load included)")
+    fewshot = "" if args.num_fewshot is None else f", {args.num_fewshot}-shot"
+    print(f"model: SmolLM2-135M-Instruct, tasks: {args.tasks}{fewshot}, limit {args.limit} per task, batch "
+          f"{args.batch_size}, {os.cpu_count()} CPUs; each run is a separate process (model load included)")
     print("| run | wall s | items | items/s | speed-up vs lm-eval | same argmax as lm-eval | max abs logprob diff |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     total = len(theirs)

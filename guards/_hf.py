@@ -10,7 +10,6 @@ so a row's logits equal those of its full prompt run alone. :class:`DecodeState`
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from transformers import DynamicCache
 from evalkit.checkpoints import load_transformers, resolve
 from evalkit.checkpoints._load import default_device, resolve_dtype
 from evalkit.errors import GuardError
+from evalkit.prefix_cache import PrefixKV, cache_argument, common_prefix
 from guards._conversation import Conversation, Turn
 from guards._registry import GuardOptions
 
@@ -103,17 +103,6 @@ def single_token_id(tokenizer: Any, text: str, *, guard: str, after: str = "") -
 def first_of_two(logits: torch.Tensor, first: int, second: int) -> torch.Tensor:
     """Return P(first) from the softmax over just the two tokens' logits (``logits[..., vocab]`` -> ``[...]``)."""
     return torch.softmax(logits[..., [first, second]].float(), dim=-1)[..., 0]
-
-
-def common_prefix(rows: Sequence[Sequence[int]]) -> list[int]:
-    """Return the longest token prefix that all ``rows`` share."""
-    prefix = list(rows[0])
-    for row in rows[1:]:
-        length = 0
-        while length < min(len(prefix), len(row)) and prefix[length] == row[length]:
-            length += 1
-        prefix = prefix[:length]
-    return prefix
 
 
 @dataclass
@@ -206,9 +195,8 @@ class BatchRunner:
         self.pad_id = pad_id
         self.padding_side = padding_side
         self.reuse_prefix = reuse_prefix
-        # transformers 5 renamed the forward's ``past_key_values`` to ``cache`` (and the output field with it).
-        self._cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-        self._preambles: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]] | None] = {}
+        self._cache_name = cache_argument(model)
+        self._preambles: dict[tuple[int, ...], PrefixKV | None] = {}
 
     def add_preambles(self, encode: Callable[[Conversation], list[int]]) -> None:
         """Register the preamble of each conversation mode: the tokens that two probe conversations' prompts share.
@@ -307,9 +295,5 @@ class BatchRunner:
             return DynamicCache(config=self.model.config)
         stored = self._preambles[preamble]
         if stored is None:
-            _, cache = self.forward(torch.tensor([preamble], device=self.model.device), None, logits_to_keep=1)
-            stored = [(layer.keys, layer.values) for layer in cache.layers]
-            self._preambles[preamble] = stored
-        # expand() shares memory; the cache's first concatenation copies, so the stored preamble is never changed.
-        return DynamicCache([(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1))
-                             for keys, values in stored], config=self.model.config)
+            stored = self._preambles[preamble] = PrefixKV.compute(self.model, preamble)
+        return stored.expanded(batch, self.model.config)

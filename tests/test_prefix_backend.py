@@ -125,6 +125,67 @@ def test_batch_size_one_splits_a_long_shared_context_and_still_equals_hflm(tiny:
                          ours._loglikelihood_tokens(requests, disable_tqdm=True))
 
 
+FEWSHOT = {
+    "animals": "The following are multiple choice questions (with answers). " + CORPUS[0] + " The answer is A.\n\n",
+    "capitals": "The following are multiple choice questions (with answers). " + CORPUS[1] + " The answer is B.\n\n",
+}
+QUESTIONS = ["Two plus two is", "The cat sat on the", "Question: What is the capital of France? Answer:",
+             "A bird sang in the"]
+
+
+def _fewshot_pairs() -> list[tuple[str, str]]:
+    """Items of two "subjects", each context opening with its subject's few-shot block, plus zero-shot items."""
+    pairs = [(FEWSHOT[subject] + question, choice) for subject in FEWSHOT for question in QUESTIONS
+             for choice in (" A", " B", " the mat.")]
+    return pairs + [(context, continuation) for context, continuation in _choice_pairs() if context]
+
+
+def test_items_sharing_a_fewshot_prefix_reuse_its_keys_and_values_and_equal_hflm(tiny: tuple) -> None:
+    model, tokenizer = tiny
+    hf, ours = _both(model, tokenizer)
+    pairs = _fewshot_pairs()
+    requests = [((context, continuation), *ours._encode_pair(context, continuation)) for context, continuation in pairs]
+    groups = prefix_lm._prefix_groups(requests, list(range(len(requests))))
+    prefixes = {tokenizer.decode(prefix) for prefix, _ in groups}
+    # one group per subject, each prefix its few-shot block; the zero-shot items share nothing worth a forward
+    assert len(groups) == 3 and "" in prefixes
+    assert all(any(text.startswith(block.rstrip()) for block in FEWSHOT.values()) for text in prefixes if text)
+    assert sum(len(members) for _, members in groups) == len(requests)
+
+    seen: list[int] = []
+    handle = model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"].numel()
+                                             if "input_ids" in kwargs else args[0].numel()), with_kwargs=True)
+    try:
+        mine = ours._loglikelihood_tokens(requests, disable_tqdm=True)
+    finally:
+        handle.remove()
+    _assert_same_answers(hf._loglikelihood_tokens(requests, disable_tqdm=True), mine)
+    contexts = {tuple(context) for _, context, _ in requests}
+    assert sum(seen) < sum(len(context) for context in contexts)  # each few-shot block ran once, not per item
+
+
+def test_bfloat16_rows_after_a_shared_prefix_are_as_close_to_float32_as_rows_without_one(tiny: tuple) -> None:
+    model, tokenizer = tiny
+    options = {"pretrained": model, "tokenizer": tokenizer, "batch_size": 4, "device": "cpu"}
+    ours, exact = PrefixSharingLM(**options, mixed_precision_dtype="bfloat16"), PrefixSharingLM(**options)
+    requests = [((context, continuation), *ours._encode_pair(context, continuation))
+                for context, continuation in _fewshot_pairs()]
+    reference = exact._loglikelihood_tokens(requests, disable_tqdm=True)
+    shared = ours._loglikelihood_tokens(requests, disable_tqdm=True)
+    alone = [ours._loglikelihood_tokens([request], disable_tqdm=True)[0] for request in requests]  # no sharing
+
+    def error(answers: list[tuple[float, bool]]) -> float:
+        return max(abs(ours - theirs) for (ours, _), (theirs, _) in zip(answers, reference, strict=True))
+
+    assert error(shared) < 0.3 and error(alone) < 0.3  # bf16 rounding on a random model, the same either way
+
+
+def test_contexts_that_share_less_than_the_minimum_are_not_grouped() -> None:
+    short = [(None, [7] * (prefix_lm.MIN_SHARED_PREFIX - 1) + [index], [1]) for index in range(3)]
+    [(prefix, members)] = prefix_lm._prefix_groups(short, [0, 1, 2])
+    assert prefix == () and members == [0, 1, 2]
+
+
 def test_requests_hflm_would_left_truncate_are_scored_like_hflm(tiny: tuple) -> None:
     hf, ours = _both(*tiny, max_length=16)
     long_context = " ".join(CORPUS[:2])
@@ -209,17 +270,23 @@ BUNDLED = ("evalkit_hellaswag", "evalkit_arc_easy", "evalkit_piqa", "evalkit_win
            "evalkit_mmlu")
 
 
-def _per_item_answers(lm: Any, name: str) -> dict[int, list[tuple[float, bool]]]:
+def _per_item_answers(lm: Any, name: str, *, num_fewshot: int | None = None,
+                      samples: list[int] | None = None) -> dict[int, list[tuple[float, bool]]]:
     from lm_eval import simple_evaluate
 
     from evalkit.tasks_resolve import build_task_manager, load_tasks
 
     manager = build_task_manager([name])
     task = load_tasks(name, manager).tasks[name]
-    results = simple_evaluate(model=lm, tasks=[task], task_manager=manager, limit=3, log_samples=True,
-                              bootstrap_iters=0, verbosity="ERROR")
+    chosen = {"samples": {name: samples}} if samples else {"limit": 3}
+    results = simple_evaluate(model=lm, tasks=[task], task_manager=manager, num_fewshot=num_fewshot,
+                              log_samples=True, bootstrap_iters=0, verbosity="ERROR", **chosen)
     return {sample["doc_id"]: [tuple(response[0]) for response in sample["resps"]]
             for sample in results["samples"][name]}
+
+
+# Items 0 and 6 are college physics, 2 and 4 college computer science: each pair shares its 5-shot prefix.
+FEWSHOT_CASES = {("evalkit_mmlu", 5): [0, 6, 2, 4]}
 
 
 @pytest.mark.slow
@@ -228,9 +295,12 @@ def test_embedded_model_gets_hflms_answers_on_every_bundled_choice_task(shared_h
 
     model, tokenizer = load_transformers(resolve("smollm2"), dtype="float32", device="cpu")
     hf, ours = _both(model, tokenizer, batch_size=8)
-    for name in BUNDLED:
-        theirs, mine = _per_item_answers(hf, name), _per_item_answers(ours, name)
-        assert sorted(mine) == sorted(theirs) and len(theirs) == 3, name
+    cases = [(name, None, None) for name in BUNDLED] + [(name, shots, docs)
+                                                        for (name, shots), docs in FEWSHOT_CASES.items()]
+    for name, shots, docs in cases:
+        theirs = _per_item_answers(hf, name, num_fewshot=shots, samples=docs)
+        mine = _per_item_answers(ours, name, num_fewshot=shots, samples=docs)
+        assert sorted(mine) == sorted(theirs) and len(theirs) == len(docs or range(3)), name
         for doc_id, their_choices in theirs.items():
             _assert_same_answers(their_choices, mine[doc_id])
             their_scores, my_scores = [score for score, _ in their_choices], [score for score, _ in mine[doc_id]]

@@ -11,6 +11,12 @@ thus computed once and attended to by all of its continuations, in the same forw
 are projected onto the vocabulary: the context's last position (every continuation's first token) and the
 continuation positions.
 
+Contexts of different items often open with the same tokens: a task's description and few-shot examples. The
+distinct contexts of a call are sorted and cut into runs that share a prefix of at least ``MIN_SHARED_PREFIX``
+tokens, choosing the cuts that save the most tokens; each run's prefix is run through the model once
+(:class:`~evalkit.prefix_cache.PrefixKV`) and its keys and values are expanded to every forward of the run, whose
+rows then hold only what follows the prefix (position ids continue after it).
+
 Each request gets what ``HFLM`` returns, ``(sum of token log-probabilities, whether every token was the argmax)``,
 equal to it up to float rounding (within 1e-4 in float32 on the bundled tasks). ``HFLM`` itself scores requests
 it would left-truncate (input longer than ``max_length``), very long ones (where sharing saves little and the
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import inspect
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +41,8 @@ from lm_eval.models.huggingface import HFLM
 from tqdm import tqdm
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
+
+from evalkit.prefix_cache import PrefixKV, cache_argument
 
 TokenRequest = tuple[Any, list[int], list[int]]
 Answer = tuple[float, bool]
@@ -49,6 +58,10 @@ UNIT_TOKENS = 1024
 # that size would be large.
 LONG_INPUT_TOKENS = 2048
 MASKABLE_ATTENTION = ("sdpa", "eager")
+# A prefix shorter than this is recomputed in each row: one extra forward would cost more than it saves.
+MIN_SHARED_PREFIX = 32
+# Runs nested deeper than this (contexts that keep sharing ever longer prefixes) are not cut further.
+MAX_SPLIT_DEPTH = 64
 
 
 @dataclass
@@ -97,16 +110,18 @@ class PrefixSharingLM(HFLM):
             return answers  # type: ignore[return-value]
         longest = max(len(requests[index][1]) + len(requests[index][2]) - 1 for index in ours)
         budget = self._resolved_batch_size(override_bs) * longest
-        rows = _pack(_units(requests, ours, capacity=min(UNIT_TOKENS, budget)), capacity=min(ROW_TOKENS, budget))
         progress = tqdm(total=len(ours), disable=disable_tqdm or self.rank != 0,
                         desc="Running loglikelihood requests (shared prefixes)")
         with torch.inference_mode():
-            for batch in _forward_batches(rows, budget):
-                for index, answer in self._score_rows(batch, requests):
-                    answers[index] = answer
-                    if requests[index][0] is not None:
-                        self.cache_hook.add_partial("loglikelihood", requests[index][0], answer)
-                    progress.update(1)
+            for prefix, members in _prefix_groups(requests, ours):
+                shared = self._prefix_kv(prefix) if prefix else None
+                units = _units(requests, members, capacity=min(UNIT_TOKENS, budget), skip=len(prefix))
+                for batch in _forward_batches(_pack(units, capacity=min(ROW_TOKENS, budget)), budget):
+                    for index, answer in self._score_rows(batch, requests, shared):
+                        answers[index] = answer
+                        if requests[index][0] is not None:
+                            self.cache_hook.add_partial("loglikelihood", requests[index][0], answer)
+                        progress.update(1)
         progress.close()
         return answers  # type: ignore[return-value]
 
@@ -134,11 +149,27 @@ class PrefixSharingLM(HFLM):
             self._detected_batch_size = self._detect_batch_size()
         return self._detected_batch_size
 
-    def _score_rows(self, rows: list[list[_Unit]], requests: list[TokenRequest]) -> Iterator[tuple[int, Answer]]:
-        """Run one forward over packed rows and yield each member request's answer."""
-        layout = _RowLayout.build(rows, requests, self.device)
-        logits = self._logits(layout.input_ids, self._attention_mask(layout.allowed), layout.position_ids,
-                              layout.keep)
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
+                              enabled=self.mixed_precision_dtype is not None)
+
+    def _prefix_kv(self, prefix: tuple[int, ...]) -> PrefixKV:
+        """Run a shared prefix through the model once, under the same precision as the rows that follow it."""
+        with self._autocast():
+            return PrefixKV.compute(self.model, prefix)
+
+    def _score_rows(self, rows: list[list[_Unit]], requests: list[TokenRequest],
+                    shared: PrefixKV | None) -> Iterator[tuple[int, Answer]]:
+        """Run one forward over packed rows (after the shared prefix, if any) and yield each member's answer."""
+        offset = shared.length if shared else 0
+        layout = _RowLayout.build(rows, requests, self.device, offset=offset)
+        allowed, cache = layout.allowed, None
+        if shared is not None:  # every row attends to the whole prefix
+            batch, width, _ = allowed.shape
+            allowed = torch.cat([torch.ones(batch, width, offset, dtype=torch.bool, device=self.device), allowed], 2)
+            cache = shared.expanded(batch, self.model.config)
+        logits = self._logits(layout.input_ids, self._attention_mask(allowed), layout.position_ids, layout.keep,
+                              cache)
         logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)  # [kept positions, vocab]
         picked = logprobs[layout.score_rows, layout.score_tokens]
         greedy = logprobs.argmax(dim=-1)[layout.score_rows] == layout.score_tokens
@@ -155,15 +186,17 @@ class PrefixSharingLM(HFLM):
         return bias.masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
 
     def _logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                keep: torch.Tensor) -> torch.Tensor:
-        """Run the model and return ``[kept positions, vocab]`` logits for the ``[batch, width]`` mask ``keep``."""
+                keep: torch.Tensor, cache: DynamicCache | None) -> torch.Tensor:
+        """Run the model (after ``cache``, when given) and return ``[kept positions, vocab]`` logits for the
+        ``[batch, width]`` mask ``keep``."""
         arguments: dict[str, Any] = {"attention_mask": attention_mask, "position_ids": position_ids,
-                                     "use_cache": False}
+                                     "use_cache": cache is not None}
+        if cache is not None:
+            arguments[cache_argument(self.model)] = cache
         native_keep = "logits_to_keep" in self._forward_parameters
         if native_keep:
             arguments["logits_to_keep"] = keep
-        with torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
-                            enabled=self.mixed_precision_dtype is not None):
+        with self._autocast():
             logits = self.model(input_ids, **arguments).logits
         return logits if native_keep else logits[keep]
 
@@ -214,22 +247,24 @@ class _RowLayout:
     counts: list[int]
 
     @classmethod
-    def build(cls, rows: list[list[_Unit]], requests: list[TokenRequest], device: torch.device) -> _RowLayout:
+    def build(cls, rows: list[list[_Unit]], requests: list[TokenRequest], device: torch.device, *,
+              offset: int = 0) -> _RowLayout:
         """Lay out each unit as its context then ``continuation[:-1]`` of each member, with position ids that
-        restart after the context for every continuation."""
+        start at ``offset`` (the shared prefix before the rows) and restart after the context for every
+        continuation."""
         columns = [_RowTokens() for _ in rows]
         cells: list[tuple[int, int, int]] = []  # (row, column, token scored there), request after request
         order, counts = [], []
         unit_id = 0
         for row_index, (row, row_tokens) in enumerate(zip(rows, columns, strict=True)):
             for unit in row:
-                start = row_tokens.extend(unit.context, unit=unit_id, segment=0, first_position=0, keep=False)
+                start = row_tokens.extend(unit.context, unit=unit_id, segment=0, first_position=offset, keep=False)
                 last = start + len(unit.context) - 1
                 row_tokens.keep[last] = True
                 for segment, index in enumerate(unit.members, start=1):
                     continuation = requests[index][2]
                     first = row_tokens.extend(continuation[:-1], unit=unit_id, segment=segment,
-                                              first_position=len(unit.context), keep=True)
+                                              first_position=offset + len(unit.context), keep=True)
                     cells.append((row_index, last, continuation[0]))
                     cells += [(row_index, first + offset, token) for offset, token in enumerate(continuation[1:])]
                     order.append(index)
@@ -257,14 +292,15 @@ class _RowLayout:
                    score_rows=kept_number[row, column], score_tokens=token, requests=order, counts=counts)
 
 
-def _units(requests: list[TokenRequest], indices: list[int], *, capacity: int) -> list[_Unit]:
-    """Group requests by context tokens; split a group whose continuations overflow ``capacity`` into several
-    units (each repeats the context, and takes at least one continuation)."""
+def _units(requests: list[TokenRequest], indices: list[int], *, capacity: int, skip: int = 0) -> list[_Unit]:
+    """Group requests by context tokens (less the ``skip`` prefix tokens they all share); split a group whose
+    continuations overflow ``capacity`` into several units (each repeats the context, and takes at least one
+    continuation)."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for index in indices:
         _, context, continuation = requests[index]
         assert context and continuation, "lm-eval passes non-empty context and continuation tokens"
-        groups.setdefault(tuple(context), []).append(index)
+        groups.setdefault(tuple(context[skip:]), []).append(index)
     units = []
     for context, members in groups.items():
         members = sorted(members, key=lambda index: -len(requests[index][2]))
@@ -278,6 +314,60 @@ def _units(requests: list[TokenRequest], indices: list[int], *, capacity: int) -
             unit.length += extra
         units.append(unit)
     return units
+
+
+def _prefix_groups(requests: list[TokenRequest], indices: list[int]) -> list[tuple[tuple[int, ...], list[int]]]:
+    """Group requests by a context prefix of at least ``MIN_SHARED_PREFIX`` tokens that their contexts share (a
+    prefix always leaves each context at least one token); requests without one form a group with prefix ``()``.
+
+    Args:
+        requests: the call's requests.
+        indices: the requests to group.
+
+    Returns:
+        ``(prefix, request indices)`` per group.
+    """
+    by_context: dict[tuple[int, ...], list[int]] = {}
+    for index in indices:
+        by_context.setdefault(tuple(requests[index][1]), []).append(index)
+    contexts = sorted(by_context)
+    shared = [min(_common_length(first, second), len(first) - 1, len(second) - 1)
+              for first, second in itertools.pairwise(contexts)]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for length, start, stop in _runs(shared, 0, len(contexts), depth=0):
+        prefix = contexts[start][:length] if length >= MIN_SHARED_PREFIX else ()
+        groups.setdefault(prefix, []).extend(index for context in contexts[start:stop] for index in by_context[context])
+    return list(groups.items())
+
+
+def _common_length(first: tuple[int, ...], second: tuple[int, ...]) -> int:
+    length = 0
+    for a, b in zip(first, second):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
+def _runs(shared: list[int], start: int, stop: int, *, depth: int) -> list[tuple[int, int, int]]:
+    """Cut sorted contexts ``start:stop`` into runs ``(shared length, start, stop)`` that save the most tokens.
+
+    ``shared[i]`` is what contexts ``i`` and ``i + 1`` share; a run shares the minimum over its neighbours, and a
+    run of ``n`` contexts sharing ``L`` tokens saves ``(n - 1) * L``. The range is cut where its neighbours share
+    least when the pieces, cut further the same way, save more than the whole range would (always when it shares
+    less than ``MIN_SHARED_PREFIX``).
+    """
+    if stop - start == 1:
+        return [(0, start, stop)]
+    low = min(shared[start:stop - 1])
+    if depth >= MAX_SPLIT_DEPTH:
+        return [(low, start, stop)]
+    cuts = [start] + [position + 1 for position in range(start, stop - 1) if shared[position] == low] + [stop]
+    pieces = [run for begin, end in itertools.pairwise(cuts) for run in _runs(shared, begin, end, depth=depth + 1)]
+    saved = sum((end - begin - 1) * length for length, begin, end in pieces if length >= MIN_SHARED_PREFIX)
+    if low < MIN_SHARED_PREFIX or saved > (stop - start - 1) * low:
+        return pieces
+    return [(low, start, stop)]
 
 
 def _pack(units: list[_Unit], *, capacity: int) -> list[list[_Unit]]:
