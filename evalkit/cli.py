@@ -6,9 +6,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 
 from evalkit import __version__
@@ -54,6 +55,27 @@ def _batch_size(value: str) -> int | str:
         return int(value)
     except ValueError:
         raise EvalkitError(f"--batch-size {value!r} is not an integer or 'auto': pass e.g. 8 or auto") from None
+
+
+Block = TypeVar("Block", bound=BaseModel)
+
+
+def _block_with_options(block: Block | None, suite: str, *, limit: int | None, option: str,
+                        value: str | None) -> Block | None:
+    """A suite's safety or rag block with ``--limit`` and its judging option (``--guard``/``--judge``) applied.
+
+    Raises:
+        EvalkitError: the option was given but the suite has no such block.
+    """
+    if block is None:
+        if value is not None:
+            raise EvalkitError(f"--{option} judges the {suite} suite: add --suite {suite} (or a suite with a {suite} "
+                               "block)")
+        return None
+    updates: dict[str, object] = {} if limit is None else {"limit": limit}
+    if value is not None:
+        updates[option] = value
+    return block.model_copy(update=updates)
 
 
 @app.command()
@@ -105,18 +127,8 @@ def score(
         suite_name = None
         if not entries:
             raise EvalkitError("--tasks is empty: give at least one task name")
-    if safety is not None and limit is not None:
-        safety = safety.model_copy(update={"limit": limit})
-    if guard is not None:
-        if safety is None:
-            raise EvalkitError("--guard judges the safety suite: add --suite safety (or a suite with a safety block)")
-        safety = safety.model_copy(update={"guard": guard})
-    if rag is not None and limit is not None:
-        rag = rag.model_copy(update={"limit": limit})
-    if judge is not None:
-        if rag is None:
-            raise EvalkitError("--judge judges the rag suite's answers: add --suite rag (or a suite with a rag block)")
-        rag = rag.model_copy(update={"judge": judge})
+    safety = _block_with_options(safety, "safety", limit=limit, option="guard", value=guard)
+    rag = _block_with_options(rag, "rag", limit=limit, option="judge", value=judge)
     options = ScoreOptions(limit=limit, num_fewshot=num_fewshot, batch_size=_batch_size(batch_size), device=device,
                            dtype=dtype, apply_chat_template=apply_chat_template, seed=seed, use_cache=not no_cache,
                            bootstrap_iters=bootstrap_iters, ppl_data=ppl_data, prompt_ppl_sample=prompt_ppl_sample,
