@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +80,21 @@ def float_or_none(value: Any) -> float | None:
         return None
 
 
+@contextmanager
+def _without_lm_eval_environment() -> Iterator[None]:
+    """Skip lm-eval's environment capture inside ``simple_evaluate``: it runs torch's ``collect_env`` (subprocesses
+    for pip, conda and GPU tools, about 0.5 s) on every call, that is once per task here, and evalkit reads nothing
+    of it; the scorecard records the environment once per run (:mod:`evalkit.environment`)."""
+    import lm_eval.evaluator
+
+    capture = lm_eval.evaluator.add_env_info
+    lm_eval.evaluator.add_env_info = lambda storage: None
+    try:
+        yield
+    finally:
+        lm_eval.evaluator.add_env_info = capture
+
+
 def run_task(lm: LM, task: Task, manager: TaskManager, settings: TaskSettings, *,
              bootstrap_iters: int, hashes: tuple[str, str]) -> TaskRun:
     """Evaluate one leaf task with lm-eval and collect its result, items, prompts and generations.
@@ -97,13 +114,14 @@ def run_task(lm: LM, task: Task, manager: TaskManager, settings: TaskSettings, *
 
     name = task.config.task
     started = time.perf_counter()
-    results = simple_evaluate(
-        model=lm, tasks=[task], task_manager=manager, num_fewshot=settings.num_fewshot, limit=settings.limit,
-        bootstrap_iters=bootstrap_iters, log_samples=True, apply_chat_template=settings.apply_chat_template,
-        fewshot_as_multiturn=settings.fewshot_as_multiturn, random_seed=settings.seed,
-        numpy_random_seed=settings.seed, torch_random_seed=settings.seed, fewshot_random_seed=settings.seed,
-        gen_kwargs=dict(settings.gen_kwargs) if settings.gen_kwargs else None,
-    )
+    with _without_lm_eval_environment():
+        results = simple_evaluate(
+            model=lm, tasks=[task], task_manager=manager, num_fewshot=settings.num_fewshot, limit=settings.limit,
+            bootstrap_iters=bootstrap_iters, log_samples=True, apply_chat_template=settings.apply_chat_template,
+            fewshot_as_multiturn=settings.fewshot_as_multiturn, random_seed=settings.seed,
+            numpy_random_seed=settings.seed, torch_random_seed=settings.seed, fewshot_random_seed=settings.seed,
+            gen_kwargs=dict(settings.gen_kwargs) if settings.gen_kwargs else None,
+        )
     samples = results["samples"][name]
     result = TaskResult(
         name=name, version=str(results["versions"].get(name)), output_type=task.get_config("output_type"),
