@@ -66,19 +66,24 @@ WINDOW_METRICS: dict[str, str] = {
 DRIFT_PREFIX = "drift."
 
 
-def known_metric(name: str) -> bool:
-    """Return whether an alert rule may name this metric.
+def require_window_metric(name: str) -> str:
+    """Return ``name`` when an alert rule or a gate drift check may name this metric.
 
     Args:
         name: a key of :data:`WINDOW_METRICS`, or ``drift.<descriptor>`` (Evidently's drift score of one
             descriptor column, e.g. ``drift.latency_ms``).
 
     Returns:
-        True when the check computes it.
+        ``name``.
+
+    Raises:
+        ValueError: the check computes no such metric.
     """
-    if name.startswith(DRIFT_PREFIX):
-        return name.removeprefix(DRIFT_PREFIX) in DESCRIPTOR_COLUMNS
-    return name in WINDOW_METRICS
+    computed = (name.removeprefix(DRIFT_PREFIX) in DESCRIPTOR_COLUMNS if name.startswith(DRIFT_PREFIX)
+                else name in WINDOW_METRICS)
+    if not computed:
+        raise ValueError(f"{name!r} is not a monitor window metric: see `evalkit monitor metrics`")
+    return name
 
 
 def has_baseline_value(name: str) -> bool:

@@ -13,7 +13,7 @@ from evalkit.home import evalkit_home
 from evalkit.pii import PII_KINDS
 from evalkit.yamlfile import first_error, read_yaml_mapping
 from monitor._errors import MonitorError
-from monitor.catalog import has_baseline_value, known_metric
+from monitor.catalog import has_baseline_value, require_window_metric
 from monitor.windows import parse_duration
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "default_config.yaml"
@@ -146,9 +146,7 @@ class AlertRule(_Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        if not known_metric(metric):
-            raise ValueError(f"unknown metric {metric!r}: see `evalkit monitor metrics`")
-        return metric
+        return require_window_metric(metric)
 
     @model_validator(mode="after")
     def _baseline_metric(self) -> AlertRule:

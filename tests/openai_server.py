@@ -173,10 +173,25 @@ def _route(backend: _Backend, method: str, path: str, body: dict[str, Any]) -> t
     return 404, {"error": {"message": f"no route {method} {path}"}}
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet request handler that answers with JSON bodies."""
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+
 def _handler(backend: _Backend) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to ``backend``."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -198,17 +213,6 @@ def _handler(backend: _Backend) -> type[BaseHTTPRequestHandler]:
             except (ValueError, KeyError, TypeError) as exc:
                 status, payload = 400, {"error": {"message": str(exc)}}
             self._send(status, payload)
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
-            pass
 
     return Handler
 

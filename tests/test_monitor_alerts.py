@@ -76,7 +76,7 @@ def test_against_baseline_compares_the_change(evalkit_home: Path) -> None:
 
 
 @pytest.mark.parametrize(("rule", "message"), [
-    ({"metric": "nonsense"}, "unknown metric 'nonsense'"),
+    ({"metric": "nonsense"}, "'nonsense' is not a monitor window metric"),
     ({"sinks": ["pager"]}, "undefined sinks ['pager']"),
     ({"action": "retrain"}, "there is no retrain: command"),
     ({"metric": "text_drift.prompt", "against": "baseline"}, "already relative to the baseline"),

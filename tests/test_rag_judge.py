@@ -8,7 +8,6 @@ import contextlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from evalkit.rag._embeddings import EvalkitEmbeddings
 from evalkit.rag._evaluate import evaluate
 from evalkit.rag._judge import LocalJudge, RemoteJudge, check_substantive, load_judge, parse_reply
 from evalkit.rag._registry import METRICS
-from tests.openai_server import _Backend, serve_handler
+from tests.openai_server import JsonHandler, _Backend, serve_handler
 
 
 class Verdict(BaseModel):
@@ -90,7 +89,7 @@ def test_the_scored_checkpoint_is_reused_as_judge(tiny_model_dir: Path) -> None:
     assert isinstance(judge, LocalJudge) and judge.lm is loaded.lm
 
 
-class _ChatHandler(BaseHTTPRequestHandler):
+class _ChatHandler(JsonHandler):
     """``/v1/models`` and ``/v1/chat/completions`` over a transformers model (what ragas' OpenAI client calls)."""
 
     backend: _Backend
@@ -114,17 +113,6 @@ class _ChatHandler(BaseHTTPRequestHandler):
                          "choices": [{"index": 0, "finish_reason": "stop",
                                       "message": {"role": "assistant", "content": done.text}}],
                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @contextmanager

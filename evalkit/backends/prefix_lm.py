@@ -42,7 +42,7 @@ from tqdm import tqdm
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from evalkit.prefix_cache import PrefixKV, cache_argument
+from evalkit.prefix_cache import PrefixKV, cache_argument, common_prefix
 
 TokenRequest = tuple[Any, list[int], list[int]]
 Answer = tuple[float, bool]
@@ -331,22 +331,13 @@ def _prefix_groups(requests: list[TokenRequest], indices: list[int]) -> list[tup
     for index in indices:
         by_context.setdefault(tuple(requests[index][1]), []).append(index)
     contexts = sorted(by_context)
-    shared = [min(_common_length(first, second), len(first) - 1, len(second) - 1)
+    shared = [min(len(common_prefix([first, second])), len(first) - 1, len(second) - 1)
               for first, second in itertools.pairwise(contexts)]
     groups: dict[tuple[int, ...], list[int]] = {}
     for length, start, stop in _runs(shared, 0, len(contexts), depth=0):
         prefix = contexts[start][:length] if length >= MIN_SHARED_PREFIX else ()
         groups.setdefault(prefix, []).extend(index for context in contexts[start:stop] for index in by_context[context])
     return list(groups.items())
-
-
-def _common_length(first: tuple[int, ...], second: tuple[int, ...]) -> int:
-    length = 0
-    for a, b in zip(first, second):
-        if a != b:
-            break
-        length += 1
-    return length
 
 
 def _runs(shared: list[int], start: int, stop: int, *, depth: int) -> list[tuple[int, int, int]]:

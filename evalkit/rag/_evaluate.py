@@ -87,7 +87,7 @@ async def _score_metric(spec: MetricSpec, samples: list[RagSample], context: Met
     return outcome
 
 
-def evaluate(samples: list[RagSample], specs: list[MetricSpec], context: MetricContext, *, concurrency: int = 8,
+def evaluate(samples: list[RagSample], specs: list[MetricSpec], context: MetricContext, *, concurrency: int,
              advance: Advance = lambda name: None) -> list[MetricOutcome]:
     """Score every sample on every metric, metric after metric, up to ``concurrency`` items of a metric at once
     (their judge calls are batched by a local judge, or sent side by side to an endpoint).
@@ -96,7 +96,7 @@ def evaluate(samples: list[RagSample], specs: list[MetricSpec], context: MetricC
         samples: the items.
         specs: the metrics.
         context: the run's embeddings, judge and thresholds.
-        concurrency: items of one metric in flight at once.
+        concurrency: items of one metric in flight at once (the run's ``judge_batch_size``).
         advance: called with the metric name after each item.
 
     Returns:

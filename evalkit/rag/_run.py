@@ -136,8 +136,8 @@ def row_problems(samples: list[RagSample], specs: list[MetricSpec]) -> list[RagR
 
 def _task_result(task: RagTask, settings: RagSettings, metrics: list[RagMetric], judge: Judge | None,
                  seconds: float) -> TaskResult:
-    how = {"settings": settings.model_dump(exclude={"limit", "metrics", "judge_batch_size"}), "retrieval": task.retrieval,
-           "judge": judge.fingerprint if judge else None}
+    how = {"settings": settings.model_dump(exclude={"limit", "metrics", "judge_batch_size"}),
+           "retrieval": task.retrieval, "judge": judge.fingerprint if judge else None}
     gen_kwargs = {"max_gen_toks": settings.max_new_tokens} if task.generation else None
     return TaskResult(name=task.name, version="1", output_type=task.output_type, data_sha256=task.data_sha256,
                       prompt_sha256=json_sha256(how),

@@ -29,11 +29,9 @@ class DriftCheck(CheckBase):
     @field_validator("metric")
     @classmethod
     def _known(cls, metric: str) -> str:
-        from monitor.catalog import known_metric
+        from monitor.catalog import require_window_metric
 
-        if not known_metric(metric):
-            raise ValueError(f"{metric!r} is not a monitor window metric: see `evalkit monitor metrics`")
-        return metric
+        return require_window_metric(metric)
 
     def evaluate(self, context: GateContext) -> CheckResult:
         values = _latest_values(self.metric, self.windows, self.window)
