@@ -273,7 +273,7 @@ def test_rendered_prompts_and_scores_equal_the_official_task(name: str, tasks: d
         context = _contexts(ours, doc, default_shots)
         ours_requests = ours.construct_requests(doc, context, metadata=(name, index, 1))
         official_requests = official.construct_requests(doc, context, metadata=(name, index, 1))
-        as_list = lambda requests: requests if isinstance(requests, list) else [requests]  # noqa: E731
+        as_list = lambda requests: requests if isinstance(requests, list) else [requests]
         assert [request.args for request in as_list(ours_requests)] == [
             request.args for request in as_list(official_requests)]
         results = _fake_results(ours, doc)

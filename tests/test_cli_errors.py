@@ -24,7 +24,7 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the `evalkit` entry point in a fresh process with ``home`` as EVALKIT_HOME, offline."""
     env = {**os.environ, "EVALKIT_HOME": str(home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-c", "from evalkit.cli import run; run()", *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          check=False, capture_output=True, text=True, env=env, timeout=300)
 
 
 def assert_bad_input(result: subprocess.CompletedProcess[str], home: Path, *fragments: str) -> str:

@@ -77,7 +77,7 @@ def _stored_run(spec: str, values: Values = VALUES_A, *, status: str = "finished
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the ``evalkit`` console entry point in a subprocess against the test's EVALKIT_HOME."""
     return subprocess.run([sys.executable, "-c", "from evalkit.cli import run; run()", *args],
-                          capture_output=True, text=True, env=dict(os.environ), timeout=300)
+                          check=False, capture_output=True, text=True, env=dict(os.environ), timeout=300)
 
 
 def test_new_run_id_has_utc_time_model_name_and_random_suffix() -> None:
